@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CertPortalConfig(AppConfig):
+    """Project-wide pieces: the `run_portal` command and shared template helpers."""
+
+    name = "cert_portal"
+    verbose_name = "CERT portal"

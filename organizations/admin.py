@@ -1,0 +1,135 @@
+"""The Django admin for the registry. Every save goes through organizations.services, so the
+admin obeys the same composition rules as everything else."""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from organizations.models import Cert, Membership, Sector
+from organizations.services import (
+    CERT_FIELDS,
+    cert_check,
+    cert_create,
+    cert_update,
+    membership_add,
+    membership_change_role,
+    membership_remove,
+)
+
+
+@admin.register(Sector)
+class SectorAdmin(admin.ModelAdmin):
+    list_display = ["name", "regulator", "regulator_short_name"]
+    search_fields = ["name", "regulator"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class CertAdminForm(forms.ModelForm):
+    class Meta:
+        model = Cert
+        fields = ["kind", "name", "short_name", "slug", "parent", "region", "sector", "is_active",
+                  "constituency", "description", "hotline", "email", "website", "pgp_fingerprint",
+                  "time_zone", "languages"]
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return  # fix the fields first; the rules need valid values to be judged
+        for violation in cert_check(self.instance):
+            field = violation.field if violation.field in self.fields else None
+            self.add_error(field, ValidationError(violation.message, code=violation.code))
+
+
+class MembershipInline(admin.TabularInline):
+    """Who works in this CERT; changed through the Memberships page, which keeps groups in step."""
+
+    model = Membership
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Cert)
+class CertAdmin(admin.ModelAdmin):
+    form = CertAdminForm
+    list_display = ["name", "short_name", "kind", "parent", "region", "sector", "is_active"]
+    list_filter = ["kind", "is_active", "region", "sector"]
+    list_select_related = ["parent", "sector"]
+    search_fields = ["name", "short_name", "slug"]
+    prepopulated_fields = {"slug": ["short_name"]}
+    readonly_fields = ["path", "depth", "group", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["kind", "name", "short_name", "slug", "parent", "region", "sector",
+                           "is_active"]}),
+        ("Public profile (RFC 2350)", {"fields": ["constituency", "description", "hotline",
+                                                  "email", "website", "pgp_fingerprint",
+                                                  "time_zone", "languages"]}),
+        ("Tree", {"fields": ["path", "depth", "group", "created_at", "updated_at"],
+                  "classes": ["collapse"]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data
+                       if name in CERT_FIELDS}
+            saved = cert_update(cert=obj, actor=request.user, **changes)
+        else:
+            fields = {name: value for name, value in form.cleaned_data.items()
+                      if name in CERT_FIELDS}
+            saved = cert_create(actor=request.user, **fields)
+        obj.__dict__.update({key: value for key, value in saved.__dict__.items()
+                             if not key.startswith("_")})
+
+    def save_related(self, request, form, formsets, change):
+        # The membership inline is read-only; nothing else is related.
+        return None
+
+    def has_delete_permission(self, request, obj=None):
+        # CERTs are deactivated, never deleted: incidents and history refer to them.
+        return False
+
+
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "cert", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "cert" in self.fields:
+            self.fields["cert"].queryset = Cert.objects.filter(is_active=True)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    form = MembershipAdminForm
+    list_display = ["user", "cert", "role", "created_at"]
+    list_filter = ["role", "cert__kind", "cert"]
+    list_select_related = ["user", "cert"]
+    search_fields = ["user__username", "user__email", "cert__name", "cert__short_name"]
+    autocomplete_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "cert", "created_at"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            membership_change_role(membership=obj, role=form.cleaned_data["role"],
+                                   actor=request.user)
+        else:
+            saved = membership_add(cert=form.cleaned_data["cert"], user=form.cleaned_data["user"],
+                                   role=form.cleaned_data["role"], actor=request.user)
+            obj.pk = saved.pk
+            obj.created_at = saved.created_at
+
+    def delete_model(self, request, obj):
+        membership_remove(membership=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        # Also used by the "delete selected" action, so bulk removal goes through the service.
+        for membership in queryset.select_related("user", "cert"):
+            membership_remove(membership=membership, actor=request.user)

@@ -1,0 +1,106 @@
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from organizations.models import Cert, Membership, Sector
+from organizations.national_structure import CERTS, DEMO_MEMBERS, SECTORS, demo_contact
+from organizations.services import cert_create, membership_add
+
+ADMIN_USERNAME = "admin"
+
+
+class Command(BaseCommand):
+    help = ("Create the national CERT structure (National, Government, Federal, provincial, local, "
+            "CII, sectoral and a few organizational CERTs) and its sectors. Safe to run again: "
+            "what exists is left as it is.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true",
+                            help="Also create demo users in several CERTs and roles, and an "
+                                 f"'{ADMIN_USERNAME}' superuser; their passwords are printed once.")
+        parser.add_argument("--reset-demo-passwords", action="store_true",
+                            help="With --demo: give the existing demo users new passwords and "
+                                 "print them.")
+
+    def handle(self, *args, demo: bool, reset_demo_passwords: bool, **options):
+        if reset_demo_passwords and not demo:
+            raise CommandError("--reset-demo-passwords only goes with --demo.")
+        try:
+            with transaction.atomic():
+                created_certs = self._load_structure()
+                logins = self._load_demo_users(reset_demo_passwords) if demo else []
+        except ValidationError as error:
+            raise CommandError(f"The registry refused the national structure, nothing was "
+                               f"changed: {'; '.join(error.messages)}") from None
+        total = Cert.objects.count()
+        self.stdout.write(f"National structure: {created_certs} CERTs created, "
+                          f"{total - created_certs} already there ({total} in the registry).")
+        if demo:
+            self._print_logins(logins)
+
+    def _load_structure(self) -> int:
+        sectors = {}
+        for slug, name, regulator, short in SECTORS:
+            sectors[slug], _ = Sector.objects.get_or_create(
+                slug=slug, defaults={"name": name, "regulator": regulator,
+                                     "regulator_short_name": short})
+        existing = {cert.slug: cert for cert in Cert.objects.all()}
+        created = 0
+        for entry in CERTS:
+            if entry["slug"] in existing:
+                continue
+            fields = dict(entry)
+            if "parent" in fields:
+                fields["parent"] = existing[fields["parent"]]
+            if "sector" in fields:
+                fields["sector"] = sectors[fields["sector"]]
+            if fields["kind"] != "organizational":
+                fields.update(demo_contact(fields["slug"]))
+            existing[entry["slug"]] = cert_create(actor=None, **fields)
+            created += 1
+        return created
+
+    def _load_demo_users(self, reset_passwords: bool) -> list[tuple[str, str, str]]:
+        """Create missing demo users; return (username, where, password or note) rows."""
+        User = get_user_model()
+        rows = []
+        admin, made = User.objects.get_or_create(
+            username=ADMIN_USERNAME,
+            defaults={"is_staff": True, "is_superuser": True, "email": "admin@cert.example"})
+        rows.append((ADMIN_USERNAME, "registry administrator (no CERT)",
+                     self._password_for(admin, made or reset_passwords)))
+        certs = {cert.slug: cert for cert in Cert.objects.filter(
+            slug__in={slug for _, slug, _ in DEMO_MEMBERS})}
+        for username, slug, role in DEMO_MEMBERS:
+            user, made = User.objects.get_or_create(
+                username=username,
+                # Staff status lets members use the Django admin until the dashboard exists.
+                defaults={"email": f"{username}@{slug}.cert.example", "is_staff": True,
+                          "first_name": username.split(".")[0].title(),
+                          "last_name": role.title()})
+            if not Membership.objects.filter(user=user, cert=certs[slug]).exists():
+                membership_add(cert=certs[slug], user=user, role=role, actor=None)
+            rows.append((username, f"{role} at {certs[slug].short_name}",
+                         self._password_for(user, made or reset_passwords)))
+        return rows
+
+    def _password_for(self, user, set_new: bool) -> str:
+        if not set_new:
+            return "(unchanged)"
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        return password
+
+    def _print_logins(self, rows) -> None:
+        width = max(len(username) for username, _, _ in rows)
+        self.stdout.write("\nDemo logins for http://127.0.0.1:8000/admin/ "
+                          "(new passwords are shown only now):")
+        for username, where, password in rows:
+            self.stdout.write(f"  {username:<{width}}  {password:<18}  {where}")
+        if any(password == "(unchanged)" for _, _, password in rows):
+            self.stdout.write("Forgot them? manage.py load_national_structure --demo "
+                              "--reset-demo-passwords")

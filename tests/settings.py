@@ -1,0 +1,24 @@
+"""Settings for the test suite: the real settings, with what makes tests fast and isolated.
+
+DATABASE_URL still chooses the database, so the same suite runs on SQLite and on PostgreSQL.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks")
+os.environ["CERT_PORTAL_ENV_FILE"] = os.devnull  # a developer's .env never leaks into tests
+
+from cert_portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests render templates without running collectstatic first; the manifest storage of production
+# is tested on its own in tests/test_static.py.
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+SECURE_COOKIES = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
