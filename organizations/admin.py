@@ -25,6 +25,8 @@ class SectorAdmin(admin.ModelAdmin):
 
 
 class CertAdminForm(forms.ModelForm):
+    website = forms.URLField(required=False, assume_scheme="https")
+
     class Meta:
         model = Cert
         fields = ["kind", "name", "short_name", "slug", "parent", "region", "sector", "is_active",
@@ -83,10 +85,6 @@ class CertAdmin(admin.ModelAdmin):
             saved = cert_create(actor=request.user, **fields)
         obj.__dict__.update({key: value for key, value in saved.__dict__.items()
                              if not key.startswith("_")})
-
-    def save_related(self, request, form, formsets, change):
-        # The membership inline is read-only; nothing else is related.
-        return None
 
     def has_delete_permission(self, request, obj=None):
         # CERTs are deactivated, never deleted: incidents and history refer to them.

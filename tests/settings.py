@@ -4,6 +4,8 @@ DATABASE_URL still chooses the database, so the same suite runs on SQLite and on
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks")
@@ -19,6 +21,9 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# WhiteNoise scans STATIC_ROOT when the middleware starts and warns when it is missing.
+STATIC_ROOT = Path(tempfile.gettempdir()) / "cert-portal-test-static"  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)
 SECURE_COOKIES = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
