@@ -50,9 +50,12 @@ def registry_findings() -> list[Finding]:
     for cert in certs:
         chain, cyclic = _parent_chain(cert, by_pk)
         parent = by_pk.get(cert.parent_id)
-        if cyclic:
+        if cyclic and cert.pk in chain:
             findings.append(Finding("error", "tree.cycle", f"{cert.name} is its own ancestor: "
                                     "its parent links go round in a circle.", cert))
+        elif cyclic:
+            findings.append(Finding("error", "tree.cycle", f"{cert.name} hangs below a cycle: "
+                                    "its ancestors' parent links go round in a circle.", cert))
         for violation in cert_violations(
             cert, parent=parent, parent_chain_ids=set() if cyclic else chain,
             peers=by_kind.get(cert.kind, []), children=[],
@@ -91,11 +94,12 @@ def repair_paths() -> int:
 
 
 def _parent_chain(cert: Cert, by_pk: dict[int, Cert]) -> tuple[set[int], bool]:
-    """Primary keys of the parent and all ancestors, and whether the links loop back."""
+    """Primary keys of the parent and all ancestors, and whether the links loop back. When
+    they loop back through `cert` itself, `cert.pk` is among the keys."""
     seen: set[int] = set()
     current = by_pk.get(cert.parent_id)
     while current is not None:
-        if current.pk in seen or current.pk == cert.pk:
+        if current.pk in seen:
             return seen, True
         seen.add(current.pk)
         current = by_pk.get(current.parent_id)
