@@ -6,3 +6,6 @@ class CertPortalConfig(AppConfig):
 
     name = "cert_portal"
     verbose_name = "CERT portal"
+
+    def ready(self):
+        from cert_portal import db  # noqa: F401  (connects its signal receivers)

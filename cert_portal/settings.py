@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_q",
     "cert_portal",
     "organizations",
+    "incidents",
 ]
 
 MIDDLEWARE = [
@@ -194,6 +195,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
+
+# Incidents (DOMAIN.md §3). SLA targets per severity can be overridden with INCIDENT_SLA in a
+# settings module of the deployment; see incidents/severity.py for the format.
+INCIDENT_REFERENCE_PREFIX = env_str("INCIDENT_REFERENCE_PREFIX", "PK-INC")
+INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
+                                        minimum=1)
+# Used in links of e-mails, which are read outside the portal.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # What the portal calls itself, shown in every page's header.
 PORTAL_NAME = env_str("PORTAL_NAME", "National CERT Portal")

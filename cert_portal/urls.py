@@ -6,5 +6,6 @@ admin.site.site_title = "CERT portal admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("incidents/", include("incidents.urls")),
     path("", include("organizations.urls")),
 ]

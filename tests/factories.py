@@ -55,3 +55,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return membership_add(actor=None, **kwargs)
+
+
+def make_incident(*, owner_cert, actor=None, **fields):
+    """An incident opened through the service, as the portal opens them."""
+    from incidents.services import incident_create
+
+    defaults = {"title": "Phishing campaign against staff", "classification": "fraud",
+                "incident_type": "phishing", "description": "", "severity": 2,
+                "tlp": "TLP:AMBER"}
+    return incident_create(actor=actor, owner_cert=owner_cert, **{**defaults, **fields})

@@ -1,0 +1,253 @@
+"""The staff interface for incidents until the dashboard exists (issue 3, item 7).
+
+Members see only the incidents their CERTs may see (incidents.access), and each change is one of
+the action pages below, which offer only what the member's role allows and call the services.
+Nothing edits owner, status or TLP directly. Superusers get no incident access of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from incidents import forms as incident_forms
+from incidents import services
+from incidents.access import (
+    Action,
+    ActionNotAllowed,
+    allowed_actions,
+    get_visible_incident,
+    visible_incidents,
+)
+from incidents.models import Attachment, Comment, Incident, IncidentShare, Observable, TimelineEvent
+from organizations.models import Membership
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    label: str
+    form: type
+    needs: Action
+    run: Callable[..., Any]
+
+
+STAFF_ACTIONS: dict[str, StaffAction] = {
+    "transition": StaffAction("Change status", incident_forms.TransitionForm, Action.TRANSITION,
+                              lambda i, u, d: services.incident_transition(
+                                  incident=i, actor=u, to_status=d["to_status"],
+                                  reason=d["reason"])),
+    "assign": StaffAction("Assign", incident_forms.AssignForm, Action.ASSIGN,
+                          lambda i, u, d: services.incident_assign(incident=i, actor=u,
+                                                                   assignee=d["assignee"])),
+    "severity": StaffAction("Change severity", incident_forms.SeverityForm,
+                            Action.CHANGE_SEVERITY,
+                            lambda i, u, d: services.incident_change_severity(
+                                incident=i, actor=u, severity=d["severity"], reason=d["reason"])),
+    "tlp": StaffAction("Change TLP", incident_forms.TlpForm, Action.RAISE_TLP,
+                       lambda i, u, d: services.incident_change_tlp(
+                           incident=i, actor=u, tlp=d["tlp"], reason=d["reason"])),
+    "escalate": StaffAction("Escalate", incident_forms.EscalateForm, Action.ESCALATE,
+                            lambda i, u, d: services.incident_escalate(
+                                incident=i, actor=u, to_cert=d["to_cert"], reason=d["reason"])),
+    "refer": StaffAction("Refer", incident_forms.ReferForm, Action.REFER,
+                         lambda i, u, d: services.incident_refer(
+                             incident=i, actor=u, to_cert=d["to_cert"], reason=d["reason"])),
+    "share": StaffAction("Share", incident_forms.ShareForm, Action.SHARE,
+                         lambda i, u, d: services.incident_share(incident=i, actor=u,
+                                                                 cert=d["cert"])),
+    "comment": StaffAction("Comment", incident_forms.CommentForm, Action.COMMENT,
+                           lambda i, u, d: services.incident_comment(
+                               incident=i, actor=u, body=d["body"],
+                               reporter_visible=d["reporter_visible"])),
+    "observable": StaffAction("Add observable", incident_forms.ObservableForm,
+                              Action.ADD_OBSERVABLE,
+                              lambda i, u, d: services.incident_add_observable(
+                                  incident=i, actor=u, type=d["type"], value=d["value"])),
+    "attach": StaffAction("Attach a file", incident_forms.AttachmentForm, Action.ATTACH,
+                          lambda i, u, d: services.incident_attach(incident=i, actor=u,
+                                                                   uploaded_file=d["file"])),
+}
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+
+class TimelineInline(ReadOnlyInline):
+    model = TimelineEvent
+    fields = readonly_fields = ["at", "kind", "actor", "old_value", "new_value", "reason"]
+    verbose_name_plural = "Timeline"
+
+
+class CommentInline(ReadOnlyInline):
+    model = Comment
+    fields = readonly_fields = ["created_at", "author", "reporter_visible", "body"]
+
+
+class ObservableInline(ReadOnlyInline):
+    model = Observable
+    fields = readonly_fields = ["type", "value", "created_at", "added_by"]
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = readonly_fields = ["download", "size", "content_type", "sha256", "uploaded_by",
+                                "created_at"]
+
+    @admin.display(description="File")
+    def download(self, attachment):
+        url = reverse("incidents:attachment_download", args=[attachment.pk])
+        return format_html('<a href="{}">{}</a>', url, attachment.original_name)
+
+
+class ShareInline(ReadOnlyInline):
+    model = IncidentShare
+    fields = readonly_fields = ["cert", "shared_by", "created_at"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "status", "severity", "tlp", "owner_cert", "assignee",
+                    "ack_due_at", "resolve_due_at"]
+    list_filter = ["status", "severity", "tlp", "source"]
+    list_select_related = ["owner_cert", "assignee"]
+    search_fields = ["reference", "title"]
+    list_per_page = 50
+    inlines = [TimelineInline, CommentInline, ObservableInline, AttachmentInline, ShareInline]
+    readonly_fields = ["reference", "title", "description", "classification", "incident_type",
+                       "severity", "tlp", "status", "owner_cert", "assignee", "source",
+                       "reporter_name", "reporter_email", "reporter_phone",
+                       "affected_organization", "sector", "region", "is_cii", "occurred_at",
+                       "detected_at", "reported_at", "owner_since", "ack_due_at",
+                       "resolve_due_at", "acknowledged_at", "resolved_at",
+                       "resolution_missed_at", "version"]
+    change_form_template = "admin/incidents/incident/change_form.html"
+
+    # Access: members only, through incidents.access.
+    def _is_member(self, request) -> bool:
+        if not hasattr(request, "_is_cert_member"):
+            request._is_cert_member = Membership.objects.filter(
+                user=request.user, cert__is_active=True).exists()
+        return request._is_cert_member
+
+    def has_module_permission(self, request):
+        return self._is_member(request)
+
+    def has_view_permission(self, request, obj=None):
+        if obj is None:
+            return self._is_member(request)
+        return Action.VIEW in allowed_actions(request.user, obj)
+
+    def has_add_permission(self, request):
+        return self._is_member(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # every change is an action page that calls a service
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return visible_incidents(request.user, super().get_queryset(request))
+
+    def get_object(self, request, object_id, from_field=None):
+        # Missing and invisible incidents look alike: the admin answers both as missing.
+        try:
+            return get_visible_incident(request.user, pk=int(object_id))
+        except (ValueError, TypeError, Http404):
+            return None
+
+    # Creation goes through incident_create.
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = incident_forms.IncidentCreateForm(request.POST or None, user=request.user)
+        if request.method == "POST" and form.is_valid():
+            try:
+                incident = services.incident_create(actor=request.user, **form.service_arguments())
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"Opened {incident.reference}.")
+                return redirect("admin:incidents_incident_change", incident.pk)
+        return self._form_page(request, form, title="Open an incident", incident=None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        incident = self.get_object(request, object_id)
+        allowed = allowed_actions(request.user, incident) if incident else set()
+        extra_context = {**(extra_context or {}), "staff_actions": [
+            (slug, action.label) for slug, action in STAFF_ACTIONS.items()
+            if action.needs in allowed or (slug == "tlp" and Action.LOWER_TLP in allowed)
+        ]}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        return [
+            path("<int:object_id>/act/<slug:action>/", self.admin_site.admin_view(self.action_view),
+                 name="incidents_incident_action"),
+            *super().get_urls(),
+        ]
+
+    def action_view(self, request, object_id: int, action: str):
+        incident = get_visible_incident(request.user, pk=object_id)
+        staff_action = STAFF_ACTIONS.get(action)
+        if staff_action is None:
+            raise PermissionDenied("Unknown action.")
+        allowed = allowed_actions(request.user, incident)
+        if staff_action.needs not in allowed and not (action == "tlp"
+                                                      and Action.LOWER_TLP in allowed):
+            raise PermissionDenied(f"Your role does not allow this: {staff_action.label}.")
+        form = staff_action.form(request.POST or None, request.FILES or None, incident=incident,
+                                 user=request.user)
+        if request.method == "POST" and form.is_valid():
+            incident.version = form.cleaned_data["version"]
+            try:
+                staff_action.run(incident, request.user, form.cleaned_data)
+            except services.ConflictError as error:
+                messages.error(request, str(error))
+                return redirect("admin:incidents_incident_change", incident.pk)
+            except ActionNotAllowed as error:
+                form.add_error(None, str(error))
+            except ValidationError as error:
+                _add_errors(form, error)
+            else:
+                messages.success(request, f"{staff_action.label}: done for {incident.reference}.")
+                return redirect("admin:incidents_incident_change", incident.pk)
+        return self._form_page(request, form, title=f"{staff_action.label}: {incident.reference}",
+                               incident=incident)
+
+    def _form_page(self, request, form, *, title, incident):
+        context = {**self.admin_site.each_context(request), "title": title, "form": form,
+                   "incident": incident, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
+
+
+def _add_errors(form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, field_errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, field_errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+

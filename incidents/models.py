@@ -1,0 +1,329 @@
+"""Incident tickets and their parts (DOMAIN.md §3).
+
+Rows are changed only through incidents.services; the timeline is append-only.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from incidents.observables import ObservableType
+from incidents.severity import Severity
+from incidents.tlp import Tlp
+from organizations.models import Cert, Sector
+from organizations.rules import Region
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    IN_PROGRESS = "in_progress", "In progress"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+    REJECTED = "rejected", "Rejected"
+
+
+# Incidents that can still be escalated or referred, and whose SLA clocks run.
+OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
+
+
+class Source(models.TextChoices):
+    PUBLIC_FORM = "public_form", "Public form"
+    STAFF = "staff", "Staff"
+    API = "api", "API"
+    TAXII = "taxii", "TAXII"
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number handed out per prefix and year; see services.next_reference."""
+
+    prefix = models.CharField(max_length=20)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"],
+                                               name="reference_counter_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}-{self.year}: {self.last_number}"
+
+
+class Incident(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=40, unique=True, editable=False)
+    title = models.CharField(max_length=300)
+    description = models.TextField(blank=True)
+    classification = models.CharField(max_length=60, help_text="RSIT classification.")
+    incident_type = models.CharField(max_length=60, help_text="RSIT incident type.")
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
+    tlp = models.CharField(max_length=20, choices=Tlp.choices, default=Tlp.AMBER)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    owner_cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="incidents")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="assigned_incidents")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.STAFF)
+
+    reporter_name = models.CharField(max_length=200, blank=True)
+    reporter_email = models.EmailField(blank=True)
+    reporter_phone = models.CharField(max_length=40, blank=True)
+    affected_organization = models.CharField(max_length=200, blank=True)
+    sector = models.ForeignKey(Sector, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="incidents")
+    region = models.CharField(max_length=5, choices=Region.choices, blank=True)
+    is_cii = models.BooleanField("critical information infrastructure", default=False)
+
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    detected_at = models.DateTimeField(null=True, blank=True)
+    reported_at = models.DateTimeField()
+
+    # When the current owner received the incident: its acknowledgement clock starts here.
+    owner_since = models.DateTimeField()
+    # SLA clocks (calendar time, 24/7). The database is the source of truth for deadlines: the
+    # scheduled pass finds what is due by these columns.
+    ack_due_at = models.DateTimeField()
+    resolve_due_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    # The acknowledgement deadline for which the national duty handlers were alerted (at the root
+    # there is no parent to escalate to); one alert per missed deadline.
+    ack_alerted_for = models.DateTimeField(null=True, blank=True)
+    # When the resolution deadline was found missed; set once per deadline.
+    resolution_missed_at = models.DateTimeField(null=True, blank=True)
+
+    # Optimistic concurrency: every write is a conditional UPDATE on this column.
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-pk"]
+        permissions = [
+            ("comment_incident", "Comment on the incident"),
+            ("work_incident", "Work the incident (as its owner)"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "ack_due_at"], name="incident_ack_due"),
+            models.Index(fields=["status", "resolve_due_at"], name="incident_resolve_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(severity__gte=0, severity__lte=5),
+                                   name="incident_severity_0_to_5"),
+            models.CheckConstraint(condition=models.Q(tlp__in=Tlp.values), name="incident_tlp_known"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values),
+                                   name="incident_status_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:incidents_incident_change", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def is_ack_overdue(self, now) -> bool:
+        return self.status == Status.NEW and self.ack_due_at <= now
+
+    def is_resolution_overdue(self, now) -> bool:
+        return self.is_open and self.resolve_due_at <= now
+
+
+class IncidentUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Incident, on_delete=models.CASCADE)
+
+
+class IncidentGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Incident, on_delete=models.CASCADE)
+
+
+class OwnershipPeriod(models.Model):
+    """Which CERT owned the incident when: the ownership history behind the grants of earlier
+    owners. The current owner's period has no end."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="ownerships")
+    cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident"], condition=models.Q(ended_at__isnull=True),
+                                    name="ownership_one_current_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cert} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class IncidentShare(models.Model):
+    """An explicit share of an incident with a CERT (view only; TLP permitting)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="shares")
+    cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="+")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "cert"],
+                                               name="share_once_per_cert")]
+
+    def __str__(self) -> str:
+        return f"shared with {self.cert}"
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS = "status", "Status changed"
+    ESCALATED = "escalated", "Escalated"
+    REFERRED = "referred", "Referred"
+    ASSIGNED = "assigned", "Assigned"
+    SEVERITY = "severity", "Severity changed"
+    TLP = "tlp", "TLP changed"
+    SHARED = "shared", "Shared"
+    COMMENT = "comment", "Comment"
+    OBSERVABLE = "observable", "Observable added"
+    ATTACHMENT = "attachment", "Attachment added"
+    ACK_MISSED = "ack_missed", "Acknowledgement deadline missed"
+    RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TimelineEvent(models.Model):
+    """One change of an incident: who, when, what it was and what it became. Append-only."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+",
+                              help_text="Empty when the system acted (e.g. the SLA scheduler).")
+    old_value = models.CharField(max_length=300, blank=True)
+    new_value = models.CharField(max_length=300, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["incident", "at"], name="event_incident_at")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.old_value} -> {self.new_value}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Timeline events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Timeline events are never deleted.")
+
+
+class Comment(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+",
+                               help_text="Empty for a message from the public reporter.")
+    body = models.TextField()
+    reporter_visible = models.BooleanField(default=False, help_text="Shown to the reporter on the "
+                                           "public status page; otherwise internal.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{'reporter-visible' if self.reporter_visible else 'internal'} comment"
+
+
+class Observable(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="observables")
+    type = models.CharField(max_length=20, choices=ObservableType.choices)
+    value = models.CharField(max_length=2048)
+    created_at = models.DateTimeField()
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["type", "value"]
+        constraints = [models.UniqueConstraint(fields=["incident", "type", "value"],
+                                               name="observable_once_per_incident")]
+        indexes = [models.Index(fields=["type", "value"], name="observable_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()}: {self.value}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # Stored under a random name: the original name is kept in the row, never used on disk.
+    return f"incidents/{instance.incident.public_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file of an incident, stored outside the web root and served only by a permission-checked
+    download view."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=100)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class Notification(models.Model):
+    """An e-mail to send, written in the same transaction as the change it reports (an outbox).
+
+    `key` makes each notification unique, so a change retried or a pass run twice records it
+    once; a delivery task claims a row with a conditional UPDATE, so it is sent at most once.
+    """
+
+    class Kind(models.TextChoices):
+        ESCALATED = "escalated", "Escalated to your CERT"
+        REFERRED = "referred", "Referred to your CERT"
+        ASSIGNED = "assigned", "Assigned to you"
+        RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
+        ACK_MISSED_AT_ROOT = "ack_missed_root", "Acknowledgement deadline missed at the root"
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
+    cert = models.ForeignKey(Cert, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+", help_text="Recipient CERT (its members by role).")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+",
+                             help_text="Recipient person.")
+    roles = models.CharField(max_length=60, blank=True,
+                             help_text="Comma-separated roles of the CERT's members to notify.")
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.key

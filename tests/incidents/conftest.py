@@ -1,0 +1,48 @@
+import pytest
+from django.core.management import call_command
+
+from organizations.models import Cert
+from organizations.services import membership_add
+from tests.factories import UserFactory
+
+ROLES = ("head", "handler", "analyst", "liaison")
+
+
+class _Null:
+    def write(self, text):
+        pass
+
+    def flush(self):
+        pass
+
+
+@pytest.fixture
+def certs(db) -> dict[str, Cert]:
+    """The national structure by slug (national, government, federal, punjab, lahore, cii,
+    banking, telecom, example-bank-soc, ...)."""
+    call_command("load_national_structure", verbosity=0, stdout=_Null())
+    return {cert.slug: cert for cert in Cert.objects.all()}
+
+
+@pytest.fixture
+def member(certs):
+    """member("lahore", "handler") -> a user who is a handler of the Lahore CERT (made once)."""
+    made = {}
+
+    def make(slug: str, role: str):
+        key = (slug, role)
+        if key not in made:
+            user = UserFactory(username=f"{slug}.{role}.test", email=f"{slug}.{role}@t.example")
+            membership_add(cert=certs[slug], user=user, role=role, actor=None)
+            made[key] = user
+        return made[key]
+
+    return make
+
+
+@pytest.fixture
+def outsider(db):
+    """Portal staff with no membership: sees nothing."""
+    return UserFactory(username="outsider", is_staff=True)
+
+
