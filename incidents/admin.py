@@ -78,6 +78,11 @@ STAFF_ACTIONS: dict[str, StaffAction] = {
 }
 
 
+# Changes of the incident row itself: made on a stale page, they are refused as conflicts.
+# Comments, observables, files and shares only add, so they go through whatever changed meanwhile.
+VERSIONED_ACTIONS = frozenset({"transition", "assign", "severity", "tlp", "escalate", "refer"})
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     max_num = 0
@@ -217,6 +222,12 @@ class IncidentAdmin(admin.ModelAdmin):
         if staff_action.needs not in allowed and not (action == "tlp"
                                                       and Action.LOWER_TLP in allowed):
             raise PermissionDenied(f"Your role does not allow this: {staff_action.label}.")
+        if (request.method == "POST" and action in VERSIONED_ACTIONS
+                and request.POST.get("version") != str(incident.version)):
+            # Checked before the form: its choices follow the incident as it is now, so a stale
+            # form would otherwise fail with a confusing "not a valid choice".
+            messages.error(request, str(services.ConflictError(incident)))
+            return redirect("admin:incidents_incident_change", incident.pk)
         form = staff_action.form(request.POST or None, request.FILES or None, incident=incident,
                                  user=request.user)
         if request.method == "POST" and form.is_valid():
