@@ -1,0 +1,90 @@
+# The national CERT portal: one command to run it, one to test it.
+# Needs GNU make, git and python3 (3.11 or newer) with its venv module; nothing else.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+PIP := $(VENV_PY) -m pip --disable-pip-version-check
+# Where the portal reads its local settings from (cert_portal/settings.py uses the same default).
+ENV_FILE := $(or $(CERT_PORTAL_ENV_FILE),.env)
+# The address `make run` serves on, e.g. `make run ADDR=127.0.0.1:8080`.
+ADDR ?= 127.0.0.1:8000
+# Extra arguments for pytest, e.g. `make test PYTEST_ARGS="-x -k registry"`.
+PYTEST_ARGS ?=
+
+# Stamps: dependencies are installed again only when pyproject.toml is newer than these.
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint clean clean-db venv
+
+help:
+	@echo "make run       install, migrate, load the national structure with demo users, serve on $(ADDR)"
+	@echo "make test      run the tests (SQLite, or the database DATABASE_URL names)"
+	@echo "make lint      ruff check ."
+	@echo "make clean     remove $(VENV), collected static files and caches (keeps the database and .env)"
+	@echo "make clean-db  remove the local SQLite database"
+
+venv: $(VENV)/bin/pip
+
+# A Debian python3 without python3-venv leaves a half-made environment with no pip behind:
+# remove it so that the next try starts clean.
+$(VENV)/bin/pip:
+	@command -v $(PYTHON) >/dev/null || { echo >&2 "$(PYTHON) not found: install it (apt-get install python3)."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo >&2 "The portal needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)."; \
+		echo >&2 "Use another one with: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@rm -rf $(VENV)
+	@echo "Creating $(VENV) with $$($(PYTHON) --version 2>&1)"
+	@$(PYTHON) -m venv $(VENV) || { \
+		rm -rf $(VENV); \
+		echo >&2 ""; \
+		echo >&2 "Could not create $(VENV). On Debian or Ubuntu, install the venv module first:"; \
+		echo >&2 "    apt-get install python3-venv"; \
+		echo >&2 "then run make again."; \
+		exit 1; }
+
+$(STAMP_RUN): pyproject.toml | $(VENV)/bin/pip
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --progress-bar off -e .
+	@touch $@
+
+# The dev extra includes everything the portal needs to run, so it satisfies `make run` too.
+$(STAMP_DEV): pyproject.toml | $(VENV)/bin/pip
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --progress-bar off -e ".[dev]"
+	@touch $@ $(STAMP_RUN)
+
+# A local installation: debug mode on, and a secret key of its own. Never overwritten.
+$(ENV_FILE):
+	@echo "Writing $@ (DEBUG=1 and a new SECRET_KEY); see .env.example for every setting."
+	@umask 077 && { \
+		echo "# Written by 'make run' for a local installation. Every setting: .env.example"; \
+		echo "DEBUG=1"; \
+		$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))'; \
+	} > $@.tmp && mv $@.tmp $@
+
+run: $(STAMP_RUN) $(ENV_FILE)
+	$(VENV_PY) manage.py migrate --noinput
+	$(VENV_PY) manage.py collectstatic --noinput
+	$(VENV_PY) manage.py load_national_structure --demo
+	$(VENV_PY) manage.py load_demo_incidents
+	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)
+
+# A developer's .env must not change what the tests see; DATABASE_URL from the environment
+# still applies, so that CI can run the same tests against PostgreSQL.
+test: export CERT_PORTAL_ENV_FILE := /dev/null
+test: $(STAMP_DEV)
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
+
+# Only the default SQLite database: a PostgreSQL database named by DATABASE_URL is left alone.
+clean-db:
+	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm db.sqlite3-journal
