@@ -11,7 +11,6 @@ from enum import StrEnum
 
 from django.db.models import QuerySet
 from django.http import Http404
-from guardian.shortcuts import get_objects_for_user
 
 from incidents.grants import COMMENT, VIEW, WORK
 from incidents.models import Incident, IncidentGroupObjectPermission
@@ -110,12 +109,21 @@ def require(user, incident: Incident, action: Action) -> None:
 
 
 def visible_incidents(user, queryset: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
-    """The incidents `user` may see, as one query whatever their number."""
+    """The incidents `user` may see, as one query whatever their number.
+
+    Only the groups of the user's memberships in active CERTs count: the same set that
+    `allowed_actions` uses, so a CERT's group left behind on deactivation grants nothing. That is
+    why this asks guardian's direct permission table with those groups rather than
+    get_objects_for_user, which would take every group the user is in.
+    """
     queryset = Incident.objects.all() if queryset is None else queryset
-    if not _roles_by_group(user):
+    roles = _roles_by_group(user)
+    if not roles:
         return queryset.none()
-    return get_objects_for_user(user, f"incidents.{VIEW}", klass=queryset,
-                                accept_global_perms=False, with_superuser=False)
+    return queryset.filter(pk__in=IncidentGroupObjectPermission.objects.filter(
+        group_id__in=list(roles), permission__codename=VIEW,
+        permission__content_type__app_label="incidents",
+    ).values("content_object_id"))
 
 
 def get_visible_incident(user, **lookup) -> Incident:

@@ -145,6 +145,7 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
 
 def incident_transition(*, incident: Incident, actor, to_status: str, reason: str = "") -> Incident:
     """Move the incident along the lifecycle table."""
+    _require_visible(actor, incident)
     if to_status not in Status.values:
         raise ValidationError({"status": f"Unknown status {to_status!r}."})
     if to_status not in TRANSITIONS[incident.status]:
@@ -181,6 +182,7 @@ def incident_acknowledge(*, incident: Incident, actor) -> Incident:
 
 def incident_assign(*, incident: Incident, actor, assignee) -> Incident:
     """Give the incident to a member of its owner CERT (or to nobody, with None)."""
+    _require_visible(actor, incident)
     if assignee is not None and not Membership.objects.filter(
             user=assignee, cert_id=incident.owner_cert_id).exists():
         raise ValidationError({"assignee": f"{assignee} is not a member of "
@@ -200,6 +202,7 @@ def incident_assign(*, incident: Incident, actor, assignee) -> Incident:
 
 def incident_change_severity(*, incident: Incident, actor, severity: int, reason: str = "") -> Incident:
     """Change the severity and recompute both deadlines from their own starting points."""
+    _require_visible(actor, incident)
     try:
         severity = Severity(int(severity))
     except (TypeError, ValueError):
@@ -225,6 +228,7 @@ def incident_change_severity(*, incident: Incident, actor, severity: int, reason
 def incident_change_tlp(*, incident: Incident, actor, tlp: str, reason: str = "") -> Incident:
     """Change the TLP label: stricter by anyone who works the incident, less strict by heads only.
     The grants follow."""
+    _require_visible(actor, incident)
     try:
         tlp = as_tlp(tlp)
     except ValidationError as error:
@@ -245,6 +249,7 @@ def incident_change_tlp(*, incident: Incident, actor, tlp: str, reason: str = ""
 
 def incident_comment(*, incident: Incident, actor, body: str, reporter_visible: bool = False) -> Comment:
     """Add a comment: internal, or visible to the public reporter. Actor None is the reporter."""
+    _require_visible(actor, incident)
     if not (body or "").strip():
         raise ValidationError({"body": "Write something before sending the comment."})
     if actor is not None:
@@ -260,6 +265,7 @@ def incident_comment(*, incident: Incident, actor, body: str, reporter_visible: 
 
 def incident_add_observable(*, incident: Incident, actor, type: str, value: str) -> Observable:
     """Record one observable, normalised; an observable already recorded is returned as it is."""
+    _require_visible(actor, incident)
     normalised = normalise(type, value)
     if actor is not None:
         require(actor, incident, Action.ADD_OBSERVABLE)
@@ -281,6 +287,7 @@ def attachment_max_bytes() -> int:
 def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
     """Store a file outside the web root with its size, SHA-256 and detected content type.
     If anything fails after the file was written, the file is removed again."""
+    _require_visible(actor, incident)
     size = uploaded_file.size or 0
     if size == 0:
         raise ValidationError({"file": "The file is empty."})
@@ -316,6 +323,7 @@ def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
 def incident_escalate(*, incident: Incident, actor, to_cert: Cert | None = None,
                       reason: str = "") -> Incident:
     """Hand the incident up to the owner's parent, or to an ancestor the handler chooses."""
+    _require_visible(actor, incident)
     owner = incident.owner_cert
     if to_cert is None:
         if owner.parent_id is None:
@@ -332,6 +340,7 @@ def incident_escalate(*, incident: Incident, actor, to_cert: Cert | None = None,
 
 def incident_refer(*, incident: Incident, actor, to_cert: Cert, reason: str = "") -> Incident:
     """Hand the incident down to one of the owner's descendants."""
+    _require_visible(actor, incident)
     owner = incident.owner_cert
     if not owner.is_ancestor_of(to_cert):
         raise ValidationError({"to_cert": f"Referral goes down the tree only: {to_cert.name} is "
@@ -342,6 +351,7 @@ def incident_refer(*, incident: Incident, actor, to_cert: Cert, reason: str = ""
 
 def incident_share(*, incident: Incident, actor, cert: Cert) -> IncidentShare:
     """Let another CERT view the incident; TLP:AMBER+STRICT and TLP:RED are never shared."""
+    _require_visible(actor, incident)
     if not shareable(incident.tlp):
         raise ValidationError({"cert": f"{incident.tlp} incidents are not shared outside their "
                                        "owners and earlier owners."})
@@ -417,6 +427,13 @@ def _notify(kind, incident, at, *, key: str, cert=None, user=None, roles=()) -> 
     )
     if created:
         transaction.on_commit(enqueue_delivery)
+
+
+def _require_visible(actor, incident: Incident) -> None:
+    """Answer 404 before anything else to a person who may not see the incident, so that no
+    validation message tells them about it (DOMAIN.md §2). The system (None) sees everything."""
+    if actor is not None:
+        require(actor, incident, Action.VIEW)
 
 
 def _require_member(actor, cert: Cert, roles: set[str]) -> None:
