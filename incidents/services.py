@@ -101,7 +101,8 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
     try:
         taxonomy.validate_classification(classification, incident_type)
     except ValidationError as error:
-        errors["incident_type"] = error.messages
+        field = "classification" if error.code == "unknown_classification" else "incident_type"
+        errors[field] = error.messages
     try:
         severity = Severity(int(severity))
     except (TypeError, ValueError):
@@ -215,8 +216,10 @@ def incident_change_severity(*, incident: Incident, actor, severity: int, reason
     changes = {"severity": severity,
                "ack_due_at": deadlines(severity, start=incident.owner_since)[0],
                "resolve_due_at": deadlines(severity, start=incident.reported_at)[1]}
-    if incident.resolution_missed_at and changes["resolve_due_at"] > now:
-        changes["resolution_missed_at"] = None  # the new deadline has not passed yet
+    if changes["resolve_due_at"] > now:
+        # The new deadline has not passed: watch it again, even if the caller's copy was read
+        # before the SLA pass flagged the old one.
+        changes["resolution_missed_at"] = None
     old = incident.get_severity_display()
     with transaction.atomic():
         _write(incident, **changes)
@@ -365,6 +368,12 @@ def incident_share(*, incident: Incident, actor, cert: Cert) -> IncidentShare:
         require(actor, incident, Action.SHARE)
     now = timezone.now()
     with transaction.atomic():
+        # Judge the label as it is now, not as the caller's copy shows it.
+        current_tlp = Incident.objects.select_for_update().values_list("tlp", flat=True).get(
+            pk=incident.pk)
+        if not shareable(current_tlp):
+            raise ValidationError({"cert": f"{current_tlp} incidents are not shared outside "
+                                           "their owners and earlier owners."})
         share = IncidentShare.objects.create(incident=incident, cert=cert, shared_by=actor)
         _event(incident, EventKind.SHARED, actor, now, new=cert.short_name)
         sync_grants([incident.pk])

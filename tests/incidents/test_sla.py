@@ -1,0 +1,450 @@
+"""The SLA clocks at work (DOMAIN.md §3): escalation up the tree by hand and by the scheduled
+pass, alerts at the root, missed resolutions, and the e-mails they send, each exactly once."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import timedelta
+from smtplib import SMTPException
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_q.models import OrmQ, Schedule
+
+from incidents import notifications
+from incidents.models import EventKind, Incident, Notification, Status
+from incidents.services import (
+    incident_assign,
+    incident_change_severity,
+    incident_escalate,
+    incident_transition,
+)
+from incidents.sla import run_sla_pass
+from incidents.tasks import deliver_notifications, sla_pass
+from tests.factories import make_incident
+from tests.incidents.support import (
+    DELIVERY_TASK,
+    FULL,
+    T0,
+    VIEW_COMMENT,
+    VIEW_ONLY,
+    FrozenClock,
+    bulk_incidents,
+    events,
+    grants_by_cert,
+    ownership_history,
+    queued_funcs,
+)
+
+CHAIN = ["lahore", "punjab", "government", "national"]
+SHORT = {"lahore": "LHR-CERT", "punjab": "PB-CERT", "government": "G-CERT",
+         "national": "PK-CERT"}
+NOTHING = {"escalated": 0, "alerted_at_root": 0, "resolution_missed": 0}
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    return FrozenClock(monkeypatch)
+
+
+@pytest.fixture
+def staff(member):
+    """A head, a handler and an analyst in every CERT these tests use."""
+    for slug in [*CHAIN, "rawalpindi"]:
+        for role in ("head", "handler", "analyst"):
+            member(slug, role)
+    return member
+
+
+def emails_of(slug: str, *roles: str) -> list[str]:
+    return sorted(f"{slug}.{role}@t.example" for role in roles)
+
+
+def new_mail() -> list:
+    """Deliver the outbox and return the e-mails this delivery sent."""
+    already = len(mail.outbox)
+    deliver_notifications()
+    return mail.outbox[already:]
+
+
+# --- Escalation along the chain --------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["by hand", "by the scheduler"])
+def test_an_incident_climbs_from_local_to_national(certs, staff, clock, how,
+                                                   django_capture_on_commit_callbacks):
+    incident = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"))
+    history = [("lahore", T0, None)]
+
+    for step, owner in enumerate(CHAIN[1:], start=1):
+        previous = CHAIN[step - 1]
+        queued = OrmQ.objects.count()
+        if how == "by hand":
+            clock.advance(hours=2)
+            actor, reason = staff(previous, "handler"), f"{previous} needs help"
+            with django_capture_on_commit_callbacks(execute=True):
+                incident_escalate(incident=incident, actor=actor, reason=reason)
+        else:
+            clock.set(incident.ack_due_at + timedelta(minutes=1))
+            actor, reason = None, "acknowledgement deadline missed"
+            assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "escalated": 1}
+            # The same pass again, now or a little later, finds nothing left to do.
+            assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+            assert run_sla_pass(now=clock.now + timedelta(hours=1)).as_dict() == NOTHING
+
+        incident.refresh_from_db()
+        assert incident.owner_cert == certs[owner]
+        assert (incident.status, incident.assignee) == (Status.NEW, None)
+        assert incident.owner_since == clock.now
+        assert incident.ack_due_at == clock.now + timedelta(hours=24)  # Medium: 24 h
+        assert incident.resolve_due_at == T0 + timedelta(days=14)  # unchanged by the move
+
+        escalations = events(incident, EventKind.ESCALATED)
+        assert len(escalations) == step  # one per hop, whatever ran twice
+        last = escalations[-1]
+        assert (last.actor, last.at, last.reason) == (actor, clock.now, reason)
+        assert (last.old_value, last.new_value) == (SHORT[previous], SHORT[owner])
+
+        history[-1] = (*history[-1][:2], clock.now)
+        history.append((owner, clock.now, None))
+        assert ownership_history(incident) == history
+
+        # Earlier owners keep view and comment but lose work; the CERTs above the owner keep
+        # their oversight view (TLP:AMBER); nobody else has anything.
+        assert grants_by_cert(incident) == {
+            **{slug: VIEW_COMMENT for slug in CHAIN[:step]},
+            owner: FULL,
+            **{slug: VIEW_ONLY for slug in CHAIN[step + 1:]},
+        }
+
+        assert queued_funcs()[queued:] == [DELIVERY_TASK]
+        [email] = new_mail()
+        assert email.to == emails_of(owner, "head", "handler")  # not the analyst
+        assert email.subject.startswith(f"[TLP:AMBER] {incident.reference} escalated to your")
+        assert f"Owner: {certs[owner].name}" in email.body
+        assert new_mail() == []  # delivering again sends nothing
+
+    assert Notification.objects.filter(incident=incident, kind="escalated").count() == 3
+
+
+def test_the_scheduler_leaves_alone_what_is_not_yet_due_or_not_new(certs, staff, clock):
+    handler = staff("lahore", "handler")
+    waiting = make_incident(owner_cert=certs["lahore"], actor=handler)
+    acknowledged = make_incident(owner_cert=certs["lahore"], actor=handler)
+    incident_transition(incident=acknowledged, actor=handler, to_status=Status.ACKNOWLEDGED)
+
+    assert run_sla_pass(now=waiting.ack_due_at - timedelta(seconds=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=waiting.ack_due_at).as_dict() == {**NOTHING, "escalated": 1}
+
+    waiting.refresh_from_db()
+    acknowledged.refresh_from_db()
+    assert (waiting.owner_cert, acknowledged.owner_cert) == (certs["punjab"], certs["lahore"])
+    assert events(acknowledged, EventKind.ESCALATED) == []
+
+
+def test_the_scheduler_escalates_an_assigned_incident_and_unassigns_it(certs, staff, clock):
+    incident = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"))
+    incident_assign(incident=incident, actor=staff("lahore", "handler"),
+                    assignee=staff("lahore", "analyst"))
+    version = Incident.objects.get(pk=incident.pk).version
+
+    run_sla_pass(now=incident.ack_due_at)
+
+    incident.refresh_from_db()
+    assert (incident.owner_cert, incident.assignee) == (certs["punjab"], None)
+    assert incident.version == version + 1  # a human holding the old copy gets a conflict
+
+
+# --- At the root -----------------------------------------------------------------------------
+
+def test_at_the_root_national_handlers_are_alerted_once_per_missed_deadline(certs, staff, clock):
+    handler, head = staff("national", "handler"), staff("national", "head")
+    incident = make_incident(owner_cert=certs["national"], actor=handler)
+    first_due = incident.ack_due_at
+
+    def alerts():
+        return events(incident, EventKind.ACK_MISSED)
+
+    assert run_sla_pass(now=first_due - timedelta(seconds=1)).as_dict() == NOTHING
+    clock.set(first_due)
+    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
+
+    incident.refresh_from_db()
+    assert (incident.owner_cert, incident.status) == (certs["national"], Status.NEW)
+    assert incident.ack_alerted_for == first_due
+    assert ownership_history(incident) == [("national", T0, None)]
+    [alert] = alerts()
+    assert (alert.actor, alert.at) == (None, first_due)
+    assert alert.reason.startswith("acknowledgement deadline missed")
+    [email] = new_mail()
+    assert email.to == emails_of("national", "handler")  # the duty handlers
+    assert "acknowledgement deadline missed at the root" in email.subject
+
+    # Later passes find the same missed deadline and stay quiet.
+    for later in (timedelta(0), timedelta(minutes=1), timedelta(days=3)):
+        assert run_sla_pass(now=clock.now + later).as_dict() == NOTHING
+    assert len(alerts()) == 1
+    assert new_mail() == []
+
+    # Rejected and re-opened by the head: back in the queue with a new deadline, which alerts
+    # again when it is missed.
+    clock.advance(hours=1)
+    incident_transition(incident=incident, actor=handler, to_status=Status.REJECTED)
+    incident_transition(incident=incident, actor=head, to_status=Status.NEW)
+    reopened_at = clock.now
+    second_due = reopened_at + timedelta(hours=24)
+    assert incident.ack_due_at == second_due
+    assert run_sla_pass(now=second_due - timedelta(seconds=1)).as_dict() == NOTHING
+    clock.set(second_due)
+    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
+    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert len(alerts()) == 2
+    [email] = new_mail()
+    assert email.to == emails_of("national", "handler")
+
+    # A severity change moves the deadline (High: 4 h from when national received it), which
+    # has passed already: one more alert.
+    clock.advance(hours=1)
+    incident_change_severity(incident=incident, actor=handler, severity=3)
+    incident.refresh_from_db()
+    assert incident.ack_due_at == reopened_at + timedelta(hours=4)
+    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
+    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert len(alerts()) == 3
+    assert len(new_mail()) == 1
+    incident.refresh_from_db()
+    assert incident.owner_cert == certs["national"]  # never moved
+
+
+# --- Missed resolution -----------------------------------------------------------------------
+
+def test_a_missed_resolution_is_flagged_once_and_told_to_the_owner_and_the_parent(
+        certs, staff, clock):
+    handler = staff("lahore", "handler")
+    incident = make_incident(owner_cert=certs["lahore"], actor=handler)
+    clock.advance(minutes=30)
+    incident_transition(incident=incident, actor=handler, to_status=Status.ACKNOWLEDGED)
+    incident.refresh_from_db()
+    due, version, grants = incident.resolve_due_at, incident.version, grants_by_cert(incident)
+    assert due == T0 + timedelta(days=14)
+
+    assert run_sla_pass(now=due - timedelta(seconds=1)).as_dict() == NOTHING
+    clock.set(due + timedelta(minutes=1))
+    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "resolution_missed": 1}
+    assert run_sla_pass(now=clock.now + timedelta(days=1)).as_dict() == NOTHING
+
+    incident.refresh_from_db()
+    assert incident.resolution_missed_at == clock.now
+    assert (incident.owner_cert, incident.status, incident.version) == (
+        certs["lahore"], Status.ACKNOWLEDGED, version)
+    assert ownership_history(incident) == [("lahore", T0, None)]
+    assert grants_by_cert(incident) == grants
+    [flag] = events(incident, EventKind.RESOLUTION_MISSED)
+    assert (flag.actor, flag.at, flag.reason) == (None, clock.now, "resolution deadline missed")
+    assert events(incident, EventKind.ESCALATED) == []
+
+    sent = new_mail()
+    assert sorted(email.to for email in sent) == [
+        emails_of("lahore", "head"),  # the owner's heads only
+        emails_of("punjab", "head", "handler"),  # the parent's heads and handlers
+    ]
+    assert all("resolution deadline missed" in email.subject for email in sent)
+    assert new_mail() == []
+
+
+def test_a_missed_resolution_at_the_root_tells_the_national_heads(certs, staff, clock):
+    incident = make_incident(owner_cert=certs["national"], actor=staff("national", "handler"))
+    incident_transition(incident=incident, actor=staff("national", "handler"),
+                        to_status=Status.ACKNOWLEDGED)
+
+    assert run_sla_pass(now=incident.resolve_due_at).as_dict() == {
+        **NOTHING, "resolution_missed": 1}
+
+    [email] = new_mail()
+    assert email.to == emails_of("national", "head")
+
+
+def test_a_later_deadline_after_a_severity_change_is_watched_again(certs, staff, clock):
+    handler = staff("lahore", "handler")
+    incident = make_incident(owner_cert=certs["lahore"], actor=handler, severity=4)  # 3 days
+    incident_transition(incident=incident, actor=handler, to_status=Status.ACKNOWLEDGED)
+    clock.set(T0 + timedelta(days=3))
+    assert run_sla_pass(now=clock.now).resolution_missed == 1
+    assert len(new_mail()) == 2
+    incident.refresh_from_db()
+
+    # Downgraded to Medium: 14 days from the report, not yet passed, so no longer overdue...
+    incident_change_severity(incident=incident, actor=handler, severity=2)
+    incident.refresh_from_db()
+    assert (incident.resolve_due_at, incident.resolution_missed_at) == (
+        T0 + timedelta(days=14), None)
+    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+
+    # ... until that deadline is missed too: flagged and told again.
+    clock.set(T0 + timedelta(days=14))
+    assert run_sla_pass(now=clock.now).resolution_missed == 1
+    assert len(events(incident, EventKind.RESOLUTION_MISSED)) == 2
+    assert len(new_mail()) == 2
+
+
+def test_a_severity_change_from_a_copy_read_before_the_flag_still_rearms_it(certs, staff, clock):
+    handler = staff("lahore", "handler")
+    incident = make_incident(owner_cert=certs["lahore"], actor=handler, severity=4)
+    incident_transition(incident=incident, actor=handler, to_status=Status.ACKNOWLEDGED)
+    copy = Incident.objects.get(pk=incident.pk)  # a handler opens the incident ...
+    clock.set(T0 + timedelta(days=3))
+    assert run_sla_pass(now=clock.now).resolution_missed == 1  # ... the pass flags it ...
+
+    # ... and the handler's downgrade goes through (or would have to conflict).
+    incident_change_severity(incident=copy, actor=handler, severity=2)
+
+    incident.refresh_from_db()
+    assert incident.resolve_due_at == T0 + timedelta(days=14)
+    clock.set(T0 + timedelta(days=14))
+    assert run_sla_pass(now=clock.now).resolution_missed == 1  # the new deadline is missed
+
+
+def test_a_resolved_incident_has_no_missed_deadline(certs, staff, clock):
+    head = staff("lahore", "head")
+    incident = make_incident(owner_cert=certs["lahore"], actor=head)
+    incident_transition(incident=incident, actor=head, to_status=Status.ACKNOWLEDGED)
+    incident_transition(incident=incident, actor=head, to_status=Status.RESOLVED)
+
+    assert run_sla_pass(now=incident.resolve_due_at + timedelta(days=1)).as_dict() == NOTHING
+    assert not Notification.objects.exists()
+
+
+# --- The cost of a pass ----------------------------------------------------------------------
+
+def make_overdue(certs, count: int, *, now, tag: str) -> None:
+    """`count` incidents of each kind the pass acts on: new at Lahore past the acknowledgement
+    deadline; new at the root past it; acknowledged at Lahore past the resolution deadline."""
+    reported = now - timedelta(days=20)
+    bulk_incidents(certs["lahore"], count, tag=f"{tag}-escalate", reported=reported,
+                   ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10))
+    bulk_incidents(certs["national"], count, tag=f"{tag}-root", reported=reported,
+                   ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10))
+    bulk_incidents(certs["lahore"], count, tag=f"{tag}-resolve", reported=reported,
+                   status=Status.ACKNOWLEDGED, ack_due=now - timedelta(days=5),
+                   resolve_due=now - timedelta(hours=1))
+
+
+def statement_shapes(queries) -> Counter:
+    """What each query does to which table, without its values: ("UPDATE", "incidents_...")."""
+    shapes = Counter()
+    for query in queries:
+        sql = query["sql"]
+        verb = sql.split(None, 1)[0].upper()
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
+        shapes[(verb, table[1] if table else "")] += 1
+    return shapes
+
+
+def test_a_pass_costs_the_same_queries_for_ten_or_a_thousand_overdue_incidents(certs, staff,
+                                                                               clock):
+    first = T0 + timedelta(days=30)
+    make_overdue(certs, 10, now=first, tag="ten")
+    with CaptureQueriesContext(connection) as ten:
+        assert run_sla_pass(now=first).as_dict() == {
+            "escalated": 10, "alerted_at_root": 10, "resolution_missed": 10}
+
+    second = first + timedelta(minutes=1)
+    make_overdue(certs, 1000, now=second, tag="thousand")
+    with CaptureQueriesContext(connection) as thousand:
+        assert run_sla_pass(now=second).as_dict() == {
+            "escalated": 1000, "alerted_at_root": 1000, "resolution_missed": 1000}
+
+    assert Incident.objects.filter(owner_cert=certs["punjab"]).count() == 1010
+    assert Notification.objects.count() == 1010 * 4  # escalated, root alert, owner + parent
+    # One statement per table and step, on SQLite too (cert_portal/db.py lifts Django's
+    # assumed 999-parameter limit, which would otherwise split the bulk INSERTs into batches).
+    assert statement_shapes(thousand.captured_queries) == statement_shapes(ten.captured_queries)
+    assert len(thousand.captured_queries) == len(ten.captured_queries)
+
+
+# --- Delivering the outbox -------------------------------------------------------------------
+
+@pytest.fixture
+def two_notifications(certs, staff, clock):
+    """An assignment (to the Lahore analyst) and an escalation (to Punjab), queued in that order."""
+    handler = staff("lahore", "handler")
+    incident = make_incident(owner_cert=certs["lahore"], actor=handler)
+    incident_assign(incident=incident, actor=handler, assignee=staff("lahore", "analyst"))
+    incident_escalate(incident=incident, actor=handler)
+    return list(Notification.objects.order_by("pk"))
+
+
+def test_delivering_twice_sends_each_email_once(two_notifications):
+    assert deliver_notifications() == 2
+    assert deliver_notifications() == 0
+
+    assert sorted(email.to for email in mail.outbox) == [
+        ["lahore.analyst@t.example"], emails_of("punjab", "head", "handler")]
+    for notification in two_notifications:
+        notification.refresh_from_db()
+        assert notification.sent_at is not None
+    assert [n.recipients for n in two_notifications] == [
+        "lahore.analyst@t.example", ", ".join(emails_of("punjab", "head", "handler"))]
+
+
+def test_a_failed_send_is_left_for_the_retry_and_sent_once_by_it(two_notifications,
+                                                                 monkeypatch):
+    assignment, escalation = two_notifications
+    real_send_mail, attempts = notifications.send_mail, []
+
+    def fails_once(subject, body, sender, recipients, **kwargs):
+        attempts.append(recipients)
+        if len(attempts) == 1:
+            raise SMTPException("relay unavailable")
+        return real_send_mail(subject, body, sender, recipients, **kwargs)
+
+    monkeypatch.setattr(notifications, "send_mail", fails_once)
+
+    with pytest.raises(RuntimeError, match="will be retried: assigned:.*relay unavailable"):
+        deliver_notifications()
+
+    # The others were still tried and sent; the failed one is unclaimed for the retry.
+    assert [email.to for email in mail.outbox] == [emails_of("punjab", "head", "handler")]
+    assignment.refresh_from_db()
+    assert (assignment.claimed_at, assignment.sent_at) == (None, None)
+
+    assert deliver_notifications() == 1
+    assert deliver_notifications() == 0
+    assert [email.to for email in mail.outbox] == [
+        emails_of("punjab", "head", "handler"), ["lahore.analyst@t.example"]]
+    assert attempts == [["lahore.analyst@t.example"], emails_of("punjab", "head", "handler"),
+                        ["lahore.analyst@t.example"]]
+
+
+def test_a_claim_of_a_dead_worker_is_taken_over_after_ten_minutes(two_notifications, clock):
+    Notification.objects.update(claimed_at=clock.now - timedelta(minutes=9))
+
+    assert deliver_notifications() == 0  # another worker may still be sending them
+    assert mail.outbox == []
+
+    clock.advance(minutes=2)
+    assert deliver_notifications() == 2
+    assert len(mail.outbox) == 2
+
+
+# --- The schedule ----------------------------------------------------------------------------
+
+def test_the_sla_pass_is_scheduled_every_minute_without_catch_up(db):
+    schedule = Schedule.objects.get(name="incidents: SLA pass")
+
+    assert schedule.func == "incidents.tasks.sla_pass"
+    assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        Schedule.MINUTES, 1, -1)
+    assert settings.Q_CLUSTER["catch_up"] is False  # after downtime, one pass catches up
+
+
+def test_the_scheduled_task_runs_the_pass_on_the_current_time(certs, staff, clock):
+    incident = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"))
+    clock.set(incident.ack_due_at)
+
+    assert sla_pass() == {**NOTHING, "escalated": 1}
+    assert sla_pass() == NOTHING
+    assert queued_funcs() == [DELIVERY_TASK]
