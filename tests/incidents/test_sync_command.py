@@ -1,0 +1,39 @@
+"""`manage.py sync_incident_permissions` re-derives every incident's grants."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from incidents.models import IncidentGroupObjectPermission
+from tests.factories import make_incident
+
+
+def grant_rows():
+    return set(IncidentGroupObjectPermission.objects.values_list(
+        "content_object_id", "group_id", "permission_id"))
+
+
+def test_sync_command_repairs_missing_and_extra_grants(certs, member):
+    first = make_incident(owner_cert=certs["lahore"], actor=member("lahore", "handler"))
+    make_incident(owner_cert=certs["banking"], actor=member("banking", "handler"))
+    expected = grant_rows()
+    # Damage: one grant lost, one foreign grant added.
+    IncidentGroupObjectPermission.objects.filter(content_object=first).first().delete()
+    stray = IncidentGroupObjectPermission.objects.filter(content_object=first).first()
+    IncidentGroupObjectPermission.objects.create(
+        content_object=first, group_id=certs["telecom"].group_id, permission_id=stray.permission_id)
+
+    out = io.StringIO()
+    call_command("sync_incident_permissions", "--batch-size", "1", stdout=out)
+
+    assert grant_rows() == expected
+    assert "Checked 2 incidents: 1 grants added, 1 revoked." in out.getvalue()
+    out = io.StringIO()
+    call_command("sync_incident_permissions", stdout=out)
+    assert "0 grants added, 0 revoked" in out.getvalue()
+
+
+def test_sync_command_refuses_a_bad_batch_size(db):
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        call_command("sync_incident_permissions", "--batch-size", "0")
