@@ -7,6 +7,12 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 
+def _default_sigint():
+    # A child inherits an ignored SIGINT (e.g. when make was started in the background); give it
+    # back the default so that the stop signal we forward takes effect.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Command(BaseCommand):
     help = ("Serve the portal and run its background worker (django-q2) together; Ctrl-C stops "
             "both. Meant for a local installation: production runs a WSGI server and "
@@ -20,41 +26,54 @@ class Command(BaseCommand):
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
         if not manage[1].endswith("manage.py"):
             manage = [sys.executable, "-m", "django"]
-        env = dict(os.environ)
-        children = [
-            ("worker", subprocess.Popen([*manage, "qcluster"], env=env)),
-            ("web server", subprocess.Popen([*manage, "runserver", addr, "--noreload"], env=env)),
-        ]
-        self.stdout.write(f"Portal on http://{addr}/ with its background worker. "
-                          "Press Ctrl-C to stop both.")
         stopping = False
 
         def stop(signum=None, frame=None):
             nonlocal stopping
             stopping = True
 
+        signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        try:
-            while not stopping:
-                for name, child in children:
-                    if child.poll() is not None:
-                        self._stop_all(children)
-                        raise CommandError(f"The {name} stopped (exit status {child.returncode}); "
-                                           "stopped the rest too.")
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
+        # Each child leads its own process group, so that stopping it also reaches the worker
+        # processes that qcluster forks.
+        children = [
+            ("worker", subprocess.Popen([*manage, "qcluster"], preexec_fn=_default_sigint,
+                                        start_new_session=True)),
+            ("web server", subprocess.Popen([*manage, "runserver", addr, "--noreload"],
+                                            preexec_fn=_default_sigint, start_new_session=True)),
+        ]
+        self.stdout.write(f"Portal on http://{addr}/ with its background worker. "
+                          "Press Ctrl-C to stop both.")
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    self._stop_all(children)
+                    raise CommandError(f"The {name} stopped (exit status {child.returncode}); "
+                                       "stopped the rest too.")
+            time.sleep(0.5)
         self._stop_all(children)
         self.stdout.write("Stopped the web server and the worker.")
 
     def _stop_all(self, children) -> None:
+        """SIGINT to each child's group, then SIGTERM, then SIGKILL, waiting a little between."""
+        for sig, grace in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+            running = [child for _, child in children if child.poll() is None]
+            if not running:
+                break
+            for child in running:
+                try:
+                    os.killpg(child.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            for child in running:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
         for _, child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 15
-        for _, child in children:
+            # The group may still hold grandchildren whose leader has exited.
             try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                os.killpg(child.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
