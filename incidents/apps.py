@@ -6,3 +6,10 @@ class IncidentsConfig(AppConfig):
 
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self):
+        from incidents.registry import open_incidents_block_deactivation, resync_after_move
+        from organizations import hooks
+
+        hooks.deactivation_checks.append(open_incidents_block_deactivation)
+        hooks.after_move.append(resync_after_move)

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat, Substr
 
+from organizations import hooks
 from organizations.models import PATH_SEPARATOR, Cert, Membership, Role
 from organizations.rules import RULES, Violation, cert_violations, database_constraints
 
@@ -47,20 +48,25 @@ def group_name_for(slug: str) -> str:
 
 
 def cert_check(cert: Cert) -> list[Violation]:
-    """Return the composition rules that saving `cert` as it is now would break."""
+    """Return the composition rules that saving `cert` as it is now would break, and for an
+    inactive CERT the objections of other apps (organizations.hooks.deactivation_checks)."""
     parent = Cert.objects.filter(pk=cert.parent_id).first() if cert.parent_id else None
     rule = RULES.get(cert.kind)
     peers = []
     if rule is not None and rule.limit is not None:
         peers = list(Cert.objects.filter(kind=cert.kind, is_active=True).exclude(pk=cert.pk))
     children = list(Cert.objects.filter(parent_id=cert.pk)) if cert.pk else []
-    return cert_violations(
+    violations = cert_violations(
         cert,
         parent=parent,
         parent_chain_ids=set(parent.path_ids) if parent else set(),
         peers=peers,
         children=children,
     )
+    if cert.pk and not cert.is_active:
+        for check in hooks.deactivation_checks:
+            violations.extend(check(cert))
+    return violations
 
 
 def cert_create(*, actor, **fields) -> Cert:
@@ -100,6 +106,8 @@ def cert_update(*, cert: Cert, actor, **changes) -> Cert:
         _save_or_explain(current)
         if current.parent_id != old_parent_id:
             _move_subtree(current, old_path)
+            for hook in hooks.after_move:
+                hook(current)
         if current.slug != old_slug:
             Group.objects.filter(pk=current.group_id).update(name=group_name_for(current.slug))
     logger.info("registry: %s changed %s: %s", _who(actor), current.slug, ", ".join(sorted(changes)))
