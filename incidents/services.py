@@ -276,10 +276,14 @@ def incident_add_observable(*, incident: Incident, actor, type: str, value: str)
     if existing is not None:
         return existing
     now = timezone.now()
-    with transaction.atomic():
-        observable = Observable.objects.create(incident=incident, type=type, value=normalised,
-                                               created_at=now, added_by=actor)
-        _event(incident, EventKind.OBSERVABLE, actor, now, new=f"{type}: {normalised}"[:300])
+    try:
+        with transaction.atomic():
+            observable = Observable.objects.create(incident=incident, type=type, value=normalised,
+                                                   created_at=now, added_by=actor)
+            _event(incident, EventKind.OBSERVABLE, actor, now, new=f"{type}: {normalised}"[:300])
+    except IntegrityError:
+        # Recorded by a concurrent request a moment ago: the same answer as above.
+        return Observable.objects.get(incident=incident, type=type, value=normalised)
     return observable
 
 
@@ -429,13 +433,13 @@ def _event(incident, kind, actor, at, *, old: str = "", new: str = "", reason: s
 def _notify(kind, incident, at, *, key: str, cert=None, user=None, roles=()) -> None:
     from incidents.notifications import enqueue_delivery
 
-    created = Notification.objects.bulk_create(
+    Notification.objects.bulk_create(
         [Notification(key=key, kind=kind, incident=incident, cert=cert, user=user,
                       roles=",".join(roles), created_at=at)],
-        ignore_conflicts=True,
+        ignore_conflicts=True,  # the same key twice is the same notification
     )
-    if created:
-        transaction.on_commit(enqueue_delivery)
+    # Delivery is idempotent, so enqueueing when the row already existed costs one empty run.
+    transaction.on_commit(enqueue_delivery)
 
 
 def _require_visible(actor, incident: Incident) -> None:

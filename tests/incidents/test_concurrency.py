@@ -11,9 +11,17 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
-from incidents.models import EventKind, Incident, Notification, OwnershipPeriod, TimelineEvent
+from incidents.models import (
+    EventKind,
+    Incident,
+    IncidentShare,
+    Notification,
+    OwnershipPeriod,
+    TimelineEvent,
+)
 from incidents.services import (
     ConflictError,
     incident_change_severity,
@@ -308,15 +316,18 @@ def test_a_share_racing_a_change_to_tlp_red_leaves_the_other_cert_no_view(certs,
     assert raised.wait(WAIT)
     sharer, shared = in_thread(
         lambda: incident_share(incident=copy, actor=head, cert=certs["karachi"]))
-    wait_until_a_backend_waits_for_a_lock(sharer)  # a correct share waits for the change
+    wait_until_a_backend_waits_for_a_lock(sharer)  # the share waits for the change ...
     release.set()
     changer.join(WAIT)
     sharer.join(WAIT)
 
     assert changed.error is None
+    assert isinstance(shared.error, ValidationError | ConflictError)  # ... and is refused
     incident.refresh_from_db()
     assert incident.tlp == "TLP:RED"
-    assert "karachi" not in grants_by_cert(incident), shared.error  # TLP:RED is never shared
+    assert "karachi" not in grants_by_cert(incident)  # TLP:RED is never shared
+    assert not IncidentShare.objects.filter(incident=incident).exists()
+    assert events(incident, EventKind.SHARED) == []
 
 
 # --- (d) references under concurrent creation ------------------------------------------------
