@@ -104,3 +104,12 @@ def env_database(name: str, default: str) -> dict:
     if not config.get("NAME"):
         raise ImproperlyConfigured(f"{name}={value!r} names no database.")
     return config
+
+
+def env_rate(name: str, default: str) -> str:
+    """Read a rate limit such as 10/hour (or 0 for none), checked as cert_portal.ratelimit reads it."""
+    from cert_portal.ratelimit import parse_rate
+
+    value = os.environ.get(name, default)
+    parse_rate(value, setting=name)
+    return value

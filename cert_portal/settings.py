@@ -14,6 +14,7 @@ from cert_portal.env import (
     env_database,
     env_int,
     env_list,
+    env_rate,
     env_str,
     load_dotenv,
 )
@@ -160,8 +161,11 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A form post whose CSRF check fails gets a page that says what to do, not Django's bare 403.
+CSRF_FAILURE_VIEW = "cert_portal.views.csrf_failure"
 
 # Background tasks (django-q2). The Django ORM is the broker unless REDIS_URL names a Redis
 # server. Tasks are idempotent: a task that fails or times out is delivered again (at most
@@ -188,6 +192,22 @@ if Q_CLUSTER["timeout"] * 2 > Q_CLUSTER["retry"]:
         f"Q_TIMEOUT={Q_CLUSTER['timeout']} must be at most half of Q_RETRY={Q_CLUSTER['retry']}, "
         "or a task still running would be delivered a second time."
     )
+
+# Cache, used for rate limits. LocMemCache counts per server process: with several processes each
+# allows the full rate. With REDIS_URL every process shares one cache, so a limit is global.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": REDIS_URL, "KEY_PREFIX": "cert_portal"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Rate limits of the public forms, per client: COUNT/UNIT (s, m, h, d) or 0 for none. See
+# cert_portal/ratelimit.py.
+REPORT_RATE_LIMIT = env_rate("REPORT_RATE_LIMIT", "10/hour")
+STATUS_RATE_LIMIT = env_rate("STATUS_RATE_LIMIT", "30/hour")
+# How many reverse proxies of our own append to X-Forwarded-For; the client address is read that
+# many entries from the right. 0 trusts no header: anyone can write X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -6,6 +6,9 @@ admin.site.site_title = "CERT portal admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # set_language: the language switch in base.html posts here.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("incidents/", include("incidents.urls")),
+    path("report/", include("incidents.public_urls")),
     path("", include("organizations.urls")),
 ]

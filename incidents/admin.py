@@ -28,7 +28,15 @@ from incidents.access import (
     get_visible_incident,
     visible_incidents,
 )
-from incidents.models import Attachment, Comment, Incident, IncidentShare, Observable, TimelineEvent
+from incidents.models import (
+    Attachment,
+    Comment,
+    Incident,
+    IncidentShare,
+    Observable,
+    RoutingRule,
+    TimelineEvent,
+)
 from organizations.models import Membership
 
 
@@ -150,6 +158,8 @@ class IncidentAdmin(admin.ModelAdmin):
 
     # Access: members only, through incidents.access.
     def _is_member(self, request) -> bool:
+        if not request.user.is_authenticated:
+            return False  # the admin's login page asks too, before anyone signed in
         if not hasattr(request, "_is_cert_member"):
             request._is_cert_member = Membership.objects.filter(
                 user=request.user, cert__is_active=True).exists()
@@ -262,3 +272,15 @@ def _add_errors(form, error: ValidationError) -> None:
 
 
 
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    """Where public reports go (DOMAIN.md §4): data an administrator edits."""
+
+    list_display = ["priority", "name", "sector", "region", "public_body", "target_cert",
+                    "is_active"]
+    list_editable = ["is_active"]
+    list_select_related = ["sector", "target_cert"]
+    list_filter = ["is_active", "region", "sector"]
+    ordering = ["priority", "pk"]

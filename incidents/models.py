@@ -72,6 +72,17 @@ class Incident(models.Model):
     reporter_name = models.CharField(max_length=200, blank=True)
     reporter_email = models.EmailField(blank=True)
     reporter_phone = models.CharField(max_length=40, blank=True)
+    reporter_consents_to_contact = models.BooleanField(default=False)
+    # Public reports: the tracking token is never stored, only its SHA-256 (see
+    # incidents.public_reports); the salt lets the confirmation task derive it again.
+    reporter_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    reporter_token_salt = models.CharField(max_length=32, blank=True, editable=False)
+    # The one-time key of the form that created the incident: a form sent twice makes one incident.
+    submission_key = models.CharField(max_length=64, null=True, blank=True, unique=True,
+                                      editable=False)
+    impact = models.TextField(blank=True, help_text="What the incident does to the affected "
+                              "organization or people, in the reporter's words.")
+    is_public_body = models.BooleanField("affected organization is a public body", default=False)
     affected_organization = models.CharField(max_length=200, blank=True)
     sector = models.ForeignKey(Sector, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="incidents")
@@ -306,6 +317,7 @@ class Notification(models.Model):
         ASSIGNED = "assigned", "Assigned to you"
         RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
         ACK_MISSED_AT_ROOT = "ack_missed_root", "Acknowledgement deadline missed at the root"
+        REPORT_CONFIRMATION = "report_confirmation", "Report received"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -327,3 +339,31 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class RoutingRule(models.Model):
+    """Which CERT receives a public report: rules are tried by priority, the first that matches
+    wins, and a report no rule matches goes to the national CERT's triage queue (DOMAIN.md §4).
+    An empty criterion matches anything."""
+
+    name = models.CharField(max_length=120)
+    priority = models.PositiveIntegerField(default=100, help_text="Lower numbers are tried first.")
+    sector = models.ForeignKey(Sector, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    region = models.CharField(max_length=5, choices=Region.choices, blank=True)
+    public_body = models.BooleanField(null=True, blank=True, help_text="Match only reports about "
+                                      "a public body (yes), only others (no), or both (empty).")
+    target_cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="+",
+                                    help_text="The CERT that receives matching reports.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {self.name} -> {self.target_cert}"
+
+    def matches(self, *, sector_id, region: str, public_body: bool) -> bool:
+        return ((self.sector_id is None or self.sector_id == sector_id)
+                and (not self.region or self.region == region)
+                and (self.public_body is None or self.public_body == public_body))

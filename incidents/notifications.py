@@ -64,6 +64,9 @@ def deliver_pending(*, now=None) -> int:
 
 
 def recipients_for(notification: Notification) -> list[str]:
+    if notification.kind == Notification.Kind.REPORT_CONFIRMATION:
+        email = notification.incident.reporter_email
+        return [email] if email else []
     if notification.user_id is not None:
         user = notification.user
         return [user.email] if user.is_active and user.email else []
@@ -80,6 +83,10 @@ def _send(notification: Notification) -> list[str]:
         logger.warning("notification %s has no recipient with an e-mail address", notification.key)
         return []
     incident = notification.incident
+    if notification.kind == Notification.Kind.REPORT_CONFIRMATION:
+        subject, body = _report_confirmation(incident)
+        send_mail(subject, body, None, recipients)
+        return recipients
     subject = (f"[{incident.tlp}] {incident.reference} {notification.get_kind_display().lower()}: "
                f"{incident.title}")[:250]
     base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -98,3 +105,27 @@ def _send(notification: Notification) -> list[str]:
     ])
     send_mail(subject, body, None, recipients)
     return recipients
+
+
+def _report_confirmation(incident) -> tuple[str, str]:
+    """The reporter's receipt, in the language they reported in would be better; English and
+    Urdu side by side until reports remember their language."""
+    from incidents.public_reports import derive_token
+
+    base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    token = derive_token(incident)
+    subject = f"Your incident report {incident.reference} was received"
+    body = "\n".join([
+        "Thank you. Your report was received by the national CERT network.",
+        "آپ کی رپورٹ موصول ہو گئی ہے۔",
+        "",
+        f"Tracking reference: {incident.reference}",
+        f"Secret token: {token}",
+        "",
+        "Keep both: with them you can see what happens to your report and add information at",
+        f"{base}/report/status/",
+        "Do not share the token: anyone who has it can read the replies to your report.",
+        "",
+        "If you did not send this report, ignore this e-mail.",
+    ])
+    return subject, body

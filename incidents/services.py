@@ -90,6 +90,8 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
     """Open an incident owned by `owner_cert`, with its deadlines, first timeline event, ownership
     record, observables found in the description, and grants."""
     allowed_details = {"reporter_name", "reporter_email", "reporter_phone",
+                       "reporter_consents_to_contact", "reporter_token_hash",
+                       "reporter_token_salt", "submission_key", "impact", "is_public_body",
                        "affected_organization", "sector", "region", "is_cii", "occurred_at",
                        "detected_at"}
     unknown = set(details) - allowed_details
@@ -130,7 +132,7 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
             owner_since=now, ack_due_at=ack_due_at, resolve_due_at=resolve_due_at,
             created_by=actor, **details,
         )
-        incident.full_clean(exclude={"reference"})
+        incident.full_clean(exclude={"reference", "submission_key"})
         incident.save()
         OwnershipPeriod.objects.create(incident=incident, cert=owner_cert, started_at=now)
         _event(incident, EventKind.CREATED, actor, now, new=owner_cert.short_name,

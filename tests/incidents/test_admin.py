@@ -672,3 +672,11 @@ def test_stale_transition_after_the_same_transition_says_conflict(member, login,
                            {"version": stale_version, "to_status": "acknowledged"}, follow=True)
 
     assert "changed by someone else" in response.content.decode()
+
+
+def test_the_admin_login_page_works_for_someone_not_signed_in(client, db):
+    # The login page lists the apps before anyone signed in; the incident admin must answer
+    # "not a member" for an anonymous visitor instead of querying with it.
+    response = client.get("/admin/login/")
+    assert response.status_code == 200
+    assert 'name="username"' in response.content.decode()
