@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cert_portal.forms import add_service_errors
 from incidents import forms as incident_forms
 from incidents import services
 from incidents.access import (
@@ -201,7 +202,7 @@ class IncidentAdmin(admin.ModelAdmin):
             try:
                 incident = services.incident_create(actor=request.user, **form.service_arguments())
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, f"Opened {incident.reference}.")
                 return redirect("admin:incidents_incident_change", incident.pk)
@@ -250,7 +251,7 @@ class IncidentAdmin(admin.ModelAdmin):
             except ActionNotAllowed as error:
                 form.add_error(None, str(error))
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, f"{staff_action.label}: done for {incident.reference}.")
                 return redirect("admin:incidents_incident_change", incident.pk)
@@ -263,12 +264,7 @@ class IncidentAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
 
 
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, field_errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, field_errors)
-    else:
-        form.add_error(None, error.messages)
+
 
 
 

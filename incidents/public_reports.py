@@ -141,7 +141,7 @@ def submit_report(*, submission_key: str, category: str, title: str, description
     if category not in REPORT_CATEGORIES:
         raise ValidationError({"category": _("Choose what happened from the list.")})
     check_files(files)
-    _, classification, incident_type = REPORT_CATEGORIES[category]
+    _label, classification, incident_type = REPORT_CATEGORIES[category]
     owner = route(sector_id=getattr(details.get("sector"), "pk", None),
                   region=details.get("region", ""),
                   public_body=bool(details.get("is_public_body")))

@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from cert_portal.forms import add_service_errors
 from cert_portal.ratelimit import rate_limited
 from incidents.models import Incident, Source
 from incidents.public_forms import FollowUpForm, PublicReportForm, StatusLookupForm
@@ -32,7 +33,7 @@ def report(request):
             try:
                 submission = submit_report(**form.service_arguments())
             except ValidationError as error:
-                _add_errors(form, error)
+                add_service_errors(form, error)
             else:
                 # The session keeps no token: the receipt page derives it again, once.
                 request.session[RECEIPT] = {"incident": submission.incident.pk,
@@ -86,7 +87,7 @@ def status_detail(request, reference: str):
             add_follow_up(incident=incident, message=form.cleaned_data["message"],
                           files=form.cleaned_data["attachments"])
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_errors(form, error)
         else:
             return redirect("incidents_public:status_detail", reference=incident.reference)
     return render(request, "incidents/report_status.html", {
@@ -106,11 +107,3 @@ def _unlocked(request, reference: str) -> Incident | None:
     return (Incident.objects.filter(pk__in=unlocked, reference=reference,
                                     source=Source.PUBLIC_FORM)
             .select_related("owner_cert").first())
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)

@@ -106,9 +106,9 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
         field = "classification" if error.code == "unknown_classification" else "incident_type"
         errors[field] = error.messages
     try:
-        severity = Severity(int(severity))
-    except (TypeError, ValueError):
-        errors["severity"] = f"Severity {severity!r} is not a level from 0 (baseline) to 5 (emergency)."
+        severity = _parse_severity(severity)
+    except ValidationError as error:
+        errors["severity"] = error.messages
     try:
         tlp = as_tlp(tlp)
     except ValidationError as error:
@@ -207,10 +207,9 @@ def incident_change_severity(*, incident: Incident, actor, severity: int, reason
     """Change the severity and recompute both deadlines from their own starting points."""
     _require_visible(actor, incident)
     try:
-        severity = Severity(int(severity))
-    except (TypeError, ValueError):
-        raise ValidationError({"severity": f"Severity {severity!r} is not a level from 0 "
-                                           "(baseline) to 5 (emergency)."}) from None
+        severity = _parse_severity(severity)
+    except ValidationError as error:
+        raise ValidationError({"severity": error.messages}) from None
     if actor is not None:
         require(actor, incident, Action.CHANGE_SEVERITY)
     now = timezone.now()
@@ -442,6 +441,14 @@ def _notify(kind, incident, at, *, key: str, cert=None, user=None, roles=()) -> 
     )
     # Delivery is idempotent, so enqueueing when the row already existed costs one empty run.
     transaction.on_commit(enqueue_delivery)
+
+
+def _parse_severity(value) -> Severity:
+    try:
+        return Severity(int(value))
+    except (TypeError, ValueError):
+        raise ValidationError(f"Severity {value!r} is not a level from 0 (baseline) to 5 "
+                              "(emergency).") from None
 
 
 def _require_visible(actor, incident: Incident) -> None:

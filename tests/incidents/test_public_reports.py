@@ -703,3 +703,17 @@ def test_an_attachment_name_is_cleaned_and_never_used_on_disk(rules, media):
     assert attachment.original_name == "evil1.png"
     assert "evil" not in attachment.file.name
     assert (media / attachment.file.name).is_file()
+
+
+def test_the_service_refuses_an_unknown_category_with_a_message(certs):
+    # The form offers only known categories; the service still answers a caller that does not
+    # use the form (the API, later) with a message instead of an error.
+    from django.core.exceptions import ValidationError
+
+    from incidents.public_reports import submit_report
+
+    with pytest.raises(ValidationError) as refused:
+        submit_report(submission_key="k" * 32, category="alien-invasion", title="x",
+                      description="y")
+    assert "Choose what happened from the list." in refused.value.message_dict["category"]
+    assert not Incident.objects.exists()
