@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils.translation.template import templatize
@@ -18,7 +19,14 @@ from cert_portal.translations import MO_MAGIC, PoSyntaxError, compile_all, compi
 BASE_DIR = Path(settings.BASE_DIR)
 UR_PO = BASE_DIR / "locale" / "ur" / "LC_MESSAGES" / "django.po"
 # The templates of the public pages that the Urdu catalogue must cover completely.
-PUBLIC_TEMPLATES = ["base.html", "404.html", "403_csrf.html", "429.html", "organizations/*.html"]
+PUBLIC_TEMPLATES = ["base.html", "404.html", "403_csrf.html", "429.html", "organizations/*.html",
+                    "incidents/report_form.html", "incidents/report_received.html",
+                    "incidents/report_status_lookup.html", "incidents/report_status.html",
+                    "incidents/report_refused.html"]
+# The Python modules of the public reporting pages whose gettext strings the catalogue must cover.
+PUBLIC_MODULES = ["incidents/public_forms.py", "incidents/public_reports.py",
+                  "incidents/public_views.py"]
+GETTEXT_NAMES = {"_", "gettext", "gettext_lazy"}
 
 SAMPLE_PO = r'''# A comment.
 msgid ""
@@ -175,6 +183,38 @@ def test_every_string_of_the_public_templates_has_an_urdu_translation():
     assert untranslated == []
 
 
+def _python_messages() -> set[str]:
+    """The msgids the public modules ask for: string literals passed to _(), gettext() or
+    gettext_lazy() (implicitly concatenated literals are one string, as for xgettext)."""
+    messages = set()
+    for module in PUBLIC_MODULES:
+        for node in ast.walk(ast.parse((BASE_DIR / module).read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in GETTEXT_NAMES and node.args
+                    and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                messages.add(node.args[0].value)
+    return messages
+
+
+def test_every_string_of_the_public_python_modules_has_an_urdu_translation():
+    catalogue = _load(compile_po(UR_PO.read_text(encoding="utf-8")))
+    messages = _python_messages()
+
+    assert {"What happened?", "Spam, harassment or harmful content", "%(name)s is empty."} <= messages
+    assert len(messages) > 45
+    untranslated = sorted(m for m in messages if catalogue._catalog.get(m) in (None, ""))
+    assert untranslated == []
+
+
+def test_translations_keep_the_placeholders_of_their_msgids():
+    catalogue = _load(compile_po(UR_PO.read_text(encoding="utf-8")))
+    placeholder = re.compile(r"%\(\w+\)[sd]")
+
+    for message in _python_messages() | _template_messages():
+        translated = catalogue._catalog.get(message, catalogue._catalog.get((message, 0)))
+        assert sorted(placeholder.findall(translated)) == sorted(placeholder.findall(message)), message
+
+
 def _locale_with_catalogue(tmp_path: Path) -> Path:
     messages = tmp_path / "ur" / "LC_MESSAGES"
     messages.mkdir(parents=True)
@@ -301,3 +341,27 @@ def test_csrf_failure_page_has_the_switch_and_speaks_urdu():
     assert _html_tag(response) == '<html lang="ur" dir="rtl">'
     assert "فارم نہیں بھیجا جا سکا" in response.content.decode()
     assert 'class="language-switch"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_report_form_speaks_urdu():
+    cache.clear()  # the POST below counts against the report rate limit
+    client = Client()
+
+    page = client.get("/report/", HTTP_ACCEPT_LANGUAGE="ur")
+
+    assert page.status_code == 200
+    assert _html_tag(page) == '<html lang="ur" dir="rtl">'
+    text = page.content.decode()
+    assert "کیا ہوا؟" in text and "What happened?" not in text  # the category label
+    assert re.search(r'<button type="submit" class="button">رپورٹ بھیجیں</button>', text)
+    assert "اسپام، ہراسانی یا نقصان دہ مواد" in text  # a category choice
+
+    refused = client.post("/report/", {"description": "Something odd"}, HTTP_ACCEPT_LANGUAGE="ur")
+
+    assert refused.status_code == 400
+    text = refused.content.decode()
+    assert "براہِ کرم نشان زدہ خانے درست کریں" in text
+    assert "یہ خانہ درکار ھے۔" in text  # "This field is required.", from Django's own catalogue
+    assert "This field is required." not in text
+    cache.clear()
