@@ -62,6 +62,8 @@ $(ENV_FILE):
 	@umask 077 && { \
 		echo "# Written by 'make run' for a local installation. Every setting: .env.example"; \
 		echo "DEBUG=1"; \
+		echo "# E-mails are written to var/mail/, one file each, instead of flooding the console."; \
+		echo "EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend"; \
 		$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))'; \
 	} > $@.tmp && mv $@.tmp $@
 

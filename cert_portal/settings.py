@@ -145,6 +145,8 @@ EMAIL_BACKEND = env_str(
     if not env_str("EMAIL_HOST")
     else "django.core.mail.backends.smtp.EmailBackend",
 )
+# For the file-based backend (what `make run` chooses): one file per e-mail in this folder.
+EMAIL_FILE_PATH = Path(env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail")))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
