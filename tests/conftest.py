@@ -4,6 +4,16 @@ from django.core.management import call_command
 from organizations.models import Cert
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rate-limit counters must not leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def registry(db) -> dict[str, Cert]:
     """The national structure of DOMAIN.md §1, loaded by its management command, by slug."""
