@@ -9,6 +9,6 @@ urlpatterns = [
     # set_language: the language switch in base.html posts here.
     path("i18n/", include("django.conf.urls.i18n")),
     path("incidents/", include("incidents.urls")),
-    path("report/", include("incidents.public_urls")),
+    path("report/", include("incidents.public.urls")),
     path("", include("organizations.urls")),
 ]

@@ -74,7 +74,7 @@ class Incident(models.Model):
     reporter_phone = models.CharField(max_length=40, blank=True)
     reporter_consents_to_contact = models.BooleanField(default=False)
     # Public reports: the tracking token is never stored, only its SHA-256 (see
-    # incidents.public_reports); the salt lets the confirmation task derive it again.
+    # incidents.reporter_token); the salt lets the confirmation task derive it again.
     reporter_token_hash = models.CharField(max_length=64, blank=True, editable=False)
     reporter_token_salt = models.CharField(max_length=32, blank=True, editable=False)
     # The one-time key of the form that created the incident: a form sent twice makes one incident.

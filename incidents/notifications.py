@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Notification
+from incidents.reporter_token import derive_token
 from organizations.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -110,8 +111,6 @@ def _send(notification: Notification) -> list[str]:
 def _report_confirmation(incident) -> tuple[str, str]:
     """The reporter's receipt, in the language they reported in would be better; English and
     Urdu side by side until reports remember their language."""
-    from incidents.public_reports import derive_token
-
     base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
     token = derive_token(incident)
     subject = f"Your incident report {incident.reference} was received"

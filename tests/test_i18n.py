@@ -24,8 +24,8 @@ PUBLIC_TEMPLATES = ["base.html", "404.html", "403_csrf.html", "429.html", "organ
                     "incidents/report_status_lookup.html", "incidents/report_status.html",
                     "incidents/report_refused.html"]
 # The Python modules of the public reporting pages whose gettext strings the catalogue must cover.
-PUBLIC_MODULES = ["incidents/public_forms.py", "incidents/public_reports.py",
-                  "incidents/public_views.py"]
+PUBLIC_MODULES = ["incidents/public/forms.py", "incidents/public/reports.py",
+                  "incidents/public/views.py"]
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy"}
 
 SAMPLE_PO = r'''# A comment.

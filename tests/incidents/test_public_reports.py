@@ -34,7 +34,7 @@ from incidents.models import (
     Status,
     TimelineEvent,
 )
-from incidents.public_reports import derive_token, hash_token
+from incidents.reporter_token import derive_token, hash_token
 from incidents.services import incident_comment, incident_create
 from organizations.models import Sector
 from tests.factories import UserFactory
@@ -710,7 +710,7 @@ def test_the_service_refuses_an_unknown_category_with_a_message(certs):
     # use the form (the API, later) with a message instead of an error.
     from django.core.exceptions import ValidationError
 
-    from incidents.public_reports import submit_report
+    from incidents.public.reports import submit_report
 
     with pytest.raises(ValidationError) as refused:
         submit_report(submission_key="k" * 32, category="alien-invasion", title="x",

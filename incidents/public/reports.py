@@ -3,7 +3,6 @@ lookup and follow-ups. The public views only parse input and call these function
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import unicodedata
@@ -17,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents.files import sniff_content_type
 from incidents.models import Comment, Incident, Notification, RoutingRule, Source
 from incidents.notifications import enqueue_delivery
+from incidents.reporter_token import derive_token, hash_token
 from incidents.services import incident_attach, incident_comment, incident_create
 from incidents.severity import Severity
 from organizations.models import Cert
@@ -72,19 +72,6 @@ def route(*, sector_id, region: str, public_body: bool) -> Cert:
         if rule.matches(sector_id=sector_id, region=region, public_body=public_body):
             return rule.target_cert
     return Cert.objects.get(parent__isnull=True, is_active=True)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def derive_token(incident: Incident) -> str:
-    """The reporter's token, derived from the server secret and the incident's own salt, so that
-    the confirmation task can put it in the e-mail without the token ever being stored."""
-    mac = hmac.new(settings.SECRET_KEY.encode(),
-                   f"report-token:{incident.public_id}:{incident.reporter_token_salt}".encode(),
-                   hashlib.sha256)
-    return mac.hexdigest()[:32]
 
 
 def clean_filename(name: str) -> str:

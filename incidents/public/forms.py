@@ -6,7 +6,7 @@ import secrets
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from incidents.public_reports import REPORT_CATEGORIES, limits, size_text
+from incidents.public.reports import REPORT_CATEGORIES, limits, size_text
 from organizations.models import Sector
 from organizations.rules import Region
 

@@ -1,5 +1,5 @@
 """The public reporting pages: no account needed (DOMAIN.md §4). Interfaces only: parse, call
-incidents.public_reports, render."""
+incidents.public.reports, render."""
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
@@ -9,14 +9,14 @@ from django.views.decorators.http import require_http_methods
 from cert_portal.forms import add_service_errors
 from cert_portal.ratelimit import rate_limited
 from incidents.models import Incident, Source
-from incidents.public_forms import FollowUpForm, PublicReportForm, StatusLookupForm
-from incidents.public_reports import (
+from incidents.public.forms import FollowUpForm, PublicReportForm, StatusLookupForm
+from incidents.public.reports import (
     add_follow_up,
-    derive_token,
     find_report,
     reporter_messages,
     submit_report,
 )
+from incidents.reporter_token import derive_token
 
 RECEIPT = "report_receipt"  # session key: what the confirmation page shows, once
 ACCESS = "report_access"  # session key: primary keys of the reports this browser unlocked

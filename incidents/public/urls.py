@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import public_views
+from incidents.public import views as public_views
 
 app_name = "incidents_public"
 
