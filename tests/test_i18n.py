@@ -1,4 +1,5 @@
-"""The public pages in English and Urdu, and the pure-Python .po to .mo compiler behind them."""
+"""The public pages in English and Urdu, and `compile_translations`, the pure-Python .po to .mo
+compiler behind them (polib)."""
 
 import ast
 import gettext
@@ -7,6 +8,7 @@ import re
 import struct
 from pathlib import Path
 
+import polib
 import pytest
 from django.conf import settings
 from django.core.cache import cache
@@ -14,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils.translation.template import templatize
 
-from cert_portal.translations import MO_MAGIC, PoSyntaxError, compile_all, compile_po
+from cert_portal.translations import CatalogueError, compile_all, compile_po
 
 BASE_DIR = Path(settings.BASE_DIR)
 UR_PO = BASE_DIR / "locale" / "ur" / "LC_MESSAGES" / "django.po"
@@ -85,22 +87,33 @@ msgstr ""
 
 
 def _load(mo: bytes) -> gettext.GNUTranslations:
+    """A compiled catalogue as Django reads it: with Python's gettext."""
     return gettext.GNUTranslations(io.BytesIO(mo))
 
 
-def _mo_keys(mo: bytes) -> list[bytes]:
-    magic, revision, count, originals, _translations, _hash_size, _hash_offset = struct.unpack(
-        "<7I", mo[:28])
-    assert (magic, revision) == (MO_MAGIC, 0)
-    keys = []
-    for index in range(count):
-        length, offset = struct.unpack("<2I", mo[originals + 8 * index:originals + 8 * index + 8])
-        keys.append(mo[offset:offset + length])
-    return keys
+def _write_po(directory: Path, text: str) -> Path:
+    """Write `text` as <directory>/ur/LC_MESSAGES/django.po, where a LOCALE_PATHS entry holds it."""
+    messages = directory / "ur" / "LC_MESSAGES"
+    messages.mkdir(parents=True, exist_ok=True)
+    po = messages / "django.po"
+    po.write_text(text, encoding="utf-8")
+    return po
 
 
-def test_compiled_catalogue_reads_back_with_python_gettext():
-    catalogue = _load(compile_po(SAMPLE_PO))
+def _compile(tmp_path: Path, text: str) -> bytes:
+    return compile_po(_write_po(tmp_path, text))
+
+
+def _big_endian(mo: bytes) -> bytes:
+    """The same catalogue in the big-endian layout the .mo format also allows (GNU gettext writes
+    it on such machines, and Python's gettext reads both): other bytes, same meaning."""
+    count = struct.unpack("<I", mo[8:12])[0]
+    words = 7 + 4 * count  # the header, then the tables of original and translated strings
+    return struct.pack(f">{words}I", *struct.unpack(f"<{words}I", mo[:4 * words])) + mo[4 * words:]
+
+
+def test_compiled_catalogue_reads_back_with_python_gettext(tmp_path):
+    catalogue = _load(_compile(tmp_path, SAMPLE_PO))
 
     assert catalogue.gettext("CERT directory") == "سرٹ ڈائریکٹری"
     assert catalogue.pgettext("noun", "Report") == "رپورٹ"
@@ -112,10 +125,11 @@ def test_compiled_catalogue_reads_back_with_python_gettext():
         'پہلی سطر\nٹیب\tیہاں، ایک "اقتباس" اور \\'
     assert catalogue.gettext("A long message split over lines.") == "ایک طویل پیغام کئی سطروں میں۔"
     assert catalogue.info()["plural-forms"] == "nplurals=2; plural=(n != 1);"
+    assert catalogue.info()["content-type"] == "text/plain; charset=UTF-8"
 
 
-def test_fuzzy_untranslated_and_obsolete_entries_are_left_out():
-    mo = compile_po(SAMPLE_PO)
+def test_fuzzy_untranslated_and_obsolete_entries_are_left_out(tmp_path):
+    mo = _compile(tmp_path, SAMPLE_PO)
     catalogue = _load(mo)
 
     assert catalogue.gettext("Guessed") == "Guessed"
@@ -123,42 +137,89 @@ def test_fuzzy_untranslated_and_obsolete_entries_are_left_out():
     assert catalogue.gettext("Untranslated") == "Untranslated"
     assert catalogue.gettext("Obsolete") == "Obsolete"
     assert b"Guessed" not in mo and b"Untranslated" not in mo and b"Obsolete" not in mo
+    # The header, five messages, two plural messages of two forms each.
+    assert len(catalogue._catalog) == 1 + 5 + 2 * 2
 
 
-def test_mo_layout_is_little_endian_with_sorted_keys_and_the_header_first():
-    keys = _mo_keys(compile_po(SAMPLE_PO))
-
-    assert keys == sorted(keys)
-    assert keys[0] == b""  # the header entry
-    assert b"noun\x04Report" in keys and b"verb\x04Report" in keys
-    assert b"%(n)s team\x00%(n)s teams" in keys
-    assert b"directory\x04%(n)s CERT\x00%(n)s CERTs" in keys
-    assert len(keys) == 8
-
-
-def test_fuzzy_header_is_still_compiled():
+def test_fuzzy_header_is_still_compiled(tmp_path):
     # Django needs the header's Plural-Forms; msgfmt keeps a fuzzy header too.
     po = '#, fuzzy\nmsgid ""\nmsgstr "Plural-Forms: nplurals=2; plural=(n != 1);\\n"\n'
 
-    assert _load(compile_po(po)).info()["plural-forms"] == "nplurals=2; plural=(n != 1);"
+    assert _load(_compile(tmp_path, po)).info()["plural-forms"] == "nplurals=2; plural=(n != 1);"
 
 
-@pytest.mark.parametrize("po", [
-    'msgid "a"\n',                                    # no msgstr
-    'msgid "a"\nmsgstr "b\\q"\n',                      # unknown escape
-    'msgid "a"\nmsgstr "b"c"\n',                       # unescaped quote
-    'msgid "a"\nmsgstr "b"\n\nmsgid "a"\nmsgstr "c"\n',  # duplicate
-    'msgid "a"\nmsgid_plural "as"\nmsgstr "b"\n',      # plural without msgstr[N]
-    'msgid "a"\nmsgstr "b"\nnonsense\n',
-    'msgid ""\nmsgstr "Content-Type: text/plain; charset=ISO-8859-1\\n"\n',
+def test_a_message_may_be_both_with_and_without_context(tmp_path):
+    po = 'msgid "a"\nmsgstr "b"\n\nmsgctxt "x"\nmsgid "a"\nmsgstr "c"\n'
+
+    catalogue = _load(_compile(tmp_path, po))
+
+    assert (catalogue.gettext("a"), catalogue.pgettext("x", "a")) == ("b", "c")
+
+
+@pytest.mark.parametrize(("po", "line", "says"), [
+    ('msgid "a"\nmsgstr "b"c"\n', 2, "unescaped double quote"),
+    ('msgid "a"\nmsgstr "b"\nnonsense\n', 3, "Syntax error"),
+    ('msgid "a"\nmsgstr "b"\n\nmsgid "a"\nmsgstr "c"\n', 4, "defined twice (first at line 1)"),
+    ('msgctxt "x"\nmsgid "a"\nmsgstr "b"\n\nmsgctxt "x"\nmsgid "a"\nmsgstr "c"\n', 5,
+     "defined twice (first at line 1)"),
+    ('msgid "a"\nmsgstr "b"\n\nmsgid "n"\nmsgid_plural "ns"\nmsgstr "m"\n', 4, "msgstr[0]"),
 ])
-def test_malformed_po_is_refused(po):
-    with pytest.raises(PoSyntaxError):
-        compile_po(po)
+def test_a_broken_po_is_refused_naming_the_file_and_the_line(tmp_path, settings, po, line, says):
+    po_path = _write_po(tmp_path, po)
+    settings.LOCALE_PATHS = [tmp_path]
+
+    with pytest.raises(CatalogueError) as refused:
+        compile_po(po_path)
+    for command in (["compile_translations"], ["compile_translations", "--check"]):
+        with pytest.raises(CommandError) as failed:
+            call_command(*command, stdout=io.StringIO())
+        assert str(failed.value) == str(refused.value)
+
+    assert str(po_path) in str(refused.value)
+    assert f"line {line}" in str(refused.value)
+    assert says in str(refused.value)
+    assert not po_path.with_suffix(".mo").exists()
 
 
-def test_committed_mo_is_exactly_what_the_committed_po_compiles_to():
-    assert UR_PO.with_suffix(".mo").read_bytes() == compile_po(UR_PO.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("header", [
+    "Content-Type: text/plain; charset=CHARSET\\n",  # the placeholder of a .pot template
+    "Plural-Forms: nplurals=2; plural=(n !!! 1);\\n",
+])
+def test_a_po_whose_catalogue_django_could_not_load_is_refused(tmp_path, settings, header):
+    po_path = _write_po(tmp_path, f'msgid ""\nmsgstr "{header}"\n\nmsgid "a"\nmsgstr "ب"\n')
+    settings.LOCALE_PATHS = [tmp_path]
+
+    with pytest.raises(CommandError) as failed:
+        call_command("compile_translations", stdout=io.StringIO())
+
+    assert str(failed.value).startswith(f"{po_path}: Django could not load the compiled catalogue")
+    assert not po_path.with_suffix(".mo").exists()
+
+
+def test_committed_mo_holds_what_the_committed_po_says():
+    """Read back as Django reads it: every translated entry and nothing else, and the headers."""
+    committed = _load(UR_PO.with_suffix(".mo").read_bytes())
+    po = polib.pofile(str(UR_PO))
+    expected = {"": committed._catalog.get("")}  # the header text, compared as headers below
+    for entry in po.translated_entries():
+        key = entry.msgid if entry.msgctxt is None else f"{entry.msgctxt}\x04{entry.msgid}"
+        if entry.msgid_plural:
+            expected.update({(key, int(n)): text for n, text in entry.msgstr_plural.items()})
+        else:
+            expected[key] = entry.msgstr
+
+    assert committed._catalog == expected
+    assert committed.info() == {name.lower(): value for name, value in po.metadata.items()}
+    assert committed.info()["plural-forms"] == "nplurals=2; plural=(n != 1);"
+    assert len(expected) > 100
+
+
+def test_check_passes_on_the_committed_catalogues():
+    out = io.StringIO()
+
+    call_command("compile_translations", "--check", stdout=out)
+
+    assert "Compiled catalogues are up to date." in out.getvalue()
 
 
 def _template_messages() -> set[str]:
@@ -174,7 +235,7 @@ def _template_messages() -> set[str]:
 
 
 def test_every_string_of_the_public_templates_has_an_urdu_translation():
-    catalogue = _load(compile_po(UR_PO.read_text(encoding="utf-8")))
+    catalogue = _load(compile_po(UR_PO))
     messages = _template_messages()
 
     assert "CERT directory" in messages and len(messages) > 40
@@ -197,7 +258,7 @@ def _python_messages() -> set[str]:
 
 
 def test_every_string_of_the_public_python_modules_has_an_urdu_translation():
-    catalogue = _load(compile_po(UR_PO.read_text(encoding="utf-8")))
+    catalogue = _load(compile_po(UR_PO))
     messages = _python_messages()
 
     assert {"What happened?", "Spam, harassment or harmful content", "%(name)s is empty."} <= messages
@@ -207,7 +268,7 @@ def test_every_string_of_the_public_python_modules_has_an_urdu_translation():
 
 
 def test_translations_keep_the_placeholders_of_their_msgids():
-    catalogue = _load(compile_po(UR_PO.read_text(encoding="utf-8")))
+    catalogue = _load(compile_po(UR_PO))
     placeholder = re.compile(r"%\(\w+\)[sd]")
 
     for message in _python_messages() | _template_messages():
@@ -216,10 +277,7 @@ def test_translations_keep_the_placeholders_of_their_msgids():
 
 
 def _locale_with_catalogue(tmp_path: Path) -> Path:
-    messages = tmp_path / "ur" / "LC_MESSAGES"
-    messages.mkdir(parents=True)
-    (messages / "django.po").write_text(SAMPLE_PO, encoding="utf-8")
-    return messages
+    return _write_po(tmp_path, SAMPLE_PO).parent
 
 
 def test_check_fails_listing_a_stale_mo_then_passes_after_compiling(tmp_path, settings):
@@ -235,7 +293,37 @@ def test_check_fails_listing_a_stale_mo_then_passes_after_compiling(tmp_path, se
 
     call_command("compile_translations", stdout=io.StringIO())
     call_command("compile_translations", "--check", stdout=io.StringIO())
-    assert (messages / "django.mo").read_bytes() == compile_po(SAMPLE_PO)
+    assert (messages / "django.mo").read_bytes() == compile_po(messages / "django.po")
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("رپورٹ کریں", "بھیجیں"),  # one translation
+    ("nplurals=2; plural=(n != 1);", "nplurals=1; plural=0;"),  # one header
+])
+def test_check_fails_on_an_mo_that_differs_in_one_message(tmp_path, settings, old, new):
+    messages = _locale_with_catalogue(tmp_path)
+    (messages / "django.mo").write_bytes(_compile(tmp_path, SAMPLE_PO.replace(old, new)))
+    _write_po(tmp_path, SAMPLE_PO)
+    settings.LOCALE_PATHS = [tmp_path]
+
+    with pytest.raises(CommandError, match="django.mo"):
+        call_command("compile_translations", "--check", stdout=io.StringIO())
+    assert compile_all(tmp_path) == [messages / "django.mo"]
+
+
+def test_an_mo_with_the_same_catalogue_in_other_bytes_is_up_to_date(tmp_path, settings):
+    # Compared by what gettext reads, not byte for byte: another byte layout (another polib
+    # version, or GNU msgfmt on a big-endian machine) is not a stale catalogue.
+    messages = _locale_with_catalogue(tmp_path)
+    compiled = compile_po(messages / "django.po")
+    other_bytes = _big_endian(compiled)
+    assert other_bytes != compiled and _load(other_bytes)._catalog == _load(compiled)._catalog
+    (messages / "django.mo").write_bytes(other_bytes)
+    settings.LOCALE_PATHS = [tmp_path]
+
+    call_command("compile_translations", "--check", stdout=io.StringIO())
+    assert compile_all(tmp_path) == []
+    assert (messages / "django.mo").read_bytes() == other_bytes
 
 
 def test_check_fails_on_a_missing_mo(tmp_path, settings):
@@ -252,6 +340,9 @@ def test_compile_all_rewrites_only_what_changed(tmp_path):
 
     assert compile_all(tmp_path) == [messages / "django.mo"]
     assert compile_all(tmp_path) == []
+    _write_po(tmp_path, SAMPLE_PO.replace("رپورٹ کریں", "بھیجیں"))
+    assert compile_all(tmp_path) == [messages / "django.mo"]
+    assert _load((messages / "django.mo").read_bytes()).pgettext("verb", "Report") == "بھیجیں"
 
 
 # The pages

@@ -1,26 +1,18 @@
 import pytest
-from django.core.management import call_command
 
 from organizations.models import Cert
 from organizations.services import membership_add
 from tests.factories import UserFactory
+from tests.structure import ensure_national_structure
 
 ROLES = ("head", "handler", "analyst", "liaison")
-
-
-class _Null:
-    def write(self, text):
-        pass
-
-    def flush(self):
-        pass
 
 
 @pytest.fixture
 def certs(db) -> dict[str, Cert]:
     """The national structure by slug (national, government, federal, punjab, lahore, cii,
-    banking, telecom, example-bank-soc, ...)."""
-    call_command("load_national_structure", verbosity=0, stdout=_Null())
+    banking, telecom, example-bank-soc, ...), loaded once per session (tests/conftest.py)."""
+    ensure_national_structure()
     return {cert.slug: cert for cert in Cert.objects.all()}
 
 

@@ -14,7 +14,7 @@ def admin_client(client, db):
 
 
 @pytest.fixture
-def tree(db):
+def tree(empty_registry):
     national = CertFactory(kind="national", slug="national", name="National CERT")
     government = CertFactory(kind="government", slug="government", parent=national)
     punjab = CertFactory(kind="provincial", slug="punjab", name="Punjab CERT",

@@ -46,7 +46,7 @@ def demo_logins(output: str) -> dict[str, str]:
 
 # --- load_national_structure -----------------------------------------------------------------
 
-def test_load_national_structure_creates_the_structure_of_the_rules(db):
+def test_load_national_structure_creates_the_structure_of_the_rules(empty_registry):
     output = run("load_national_structure")
 
     certs = list(Cert.objects.select_related("parent", "sector"))
@@ -86,7 +86,7 @@ def test_load_national_structure_creates_the_structure_of_the_rules(db):
     assert User.objects.count() == 0  # users only with --demo
 
 
-def test_load_national_structure_twice_changes_nothing(db):
+def test_load_national_structure_twice_changes_nothing(empty_registry):
     run("load_national_structure")
     first = row_counts()
     paths = dict(Cert.objects.values_list("slug", "path"))
@@ -98,7 +98,7 @@ def test_load_national_structure_twice_changes_nothing(db):
     assert f"0 CERTs created, {first['certs']} already there" in output
 
 
-def test_load_national_structure_demo_creates_members_in_every_role(db):
+def test_load_national_structure_demo_creates_members_in_every_role(empty_registry):
     output = run("load_national_structure", "--demo")
 
     logins = demo_logins(output)
@@ -117,7 +117,7 @@ def test_load_national_structure_demo_creates_members_in_every_role(db):
         assert output.count(password) == 1, username  # printed once, next to its user
 
 
-def test_demo_passwords_printed_are_the_real_ones(db):
+def test_demo_passwords_printed_are_the_real_ones(empty_registry):
     logins = demo_logins(run("load_national_structure", "--demo"))
 
     for username, password in logins.items():
@@ -126,7 +126,7 @@ def test_demo_passwords_printed_are_the_real_ones(db):
     assert authenticate(username="admin", password="not-the-password") is None
 
 
-def test_load_national_structure_demo_twice_keeps_the_passwords(db):
+def test_load_national_structure_demo_twice_keeps_the_passwords(empty_registry):
     first = demo_logins(run("load_national_structure", "--demo"))
     counts = row_counts()
     hashes = dict(User.objects.values_list("username", "password"))
@@ -142,7 +142,7 @@ def test_load_national_structure_demo_twice_keeps_the_passwords(db):
     assert authenticate(username="admin", password=first["admin"]) is not None
 
 
-def test_reset_demo_passwords_gives_new_working_passwords(db):
+def test_reset_demo_passwords_gives_new_working_passwords(empty_registry):
     first = demo_logins(run("load_national_structure", "--demo"))
 
     second = demo_logins(run("load_national_structure", "--demo", "--reset-demo-passwords"))
@@ -154,14 +154,14 @@ def test_reset_demo_passwords_gives_new_working_passwords(db):
         assert authenticate(username=username, password=first[username]) is None
 
 
-def test_reset_demo_passwords_without_demo_is_refused(db):
+def test_reset_demo_passwords_without_demo_is_refused(empty_registry):
     with pytest.raises(CommandError, match="--reset-demo-passwords only goes with --demo"):
         run("load_national_structure", "--reset-demo-passwords")
 
     assert Cert.objects.count() == 0
 
 
-def test_load_national_structure_refuses_a_registry_with_another_national_cert(db):
+def test_load_national_structure_refuses_a_registry_with_another_national_cert(empty_registry):
     cert_create(actor=None, kind="national", slug="old-national", name="Old National CERT",
                 short_name="OLD-CERT")
     before = row_counts()

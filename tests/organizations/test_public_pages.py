@@ -116,7 +116,7 @@ def test_directory_hides_inactive_certs(client, registry):
     assert tree.parent_of["Banking Sector CERT"] == "Critical Information Infrastructure CERT"
 
 
-def test_directory_without_certs_shows_the_empty_state(client, db):
+def test_directory_without_certs_shows_the_empty_state(client, empty_registry):
     response = client.get("/")
 
     assert response.status_code == 200

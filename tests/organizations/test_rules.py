@@ -55,7 +55,7 @@ def refused(codes, call):
 
 
 @pytest.fixture
-def tree(db):
+def tree(empty_registry):
     """A small tree with one CERT of every kind, made through the service (the allowed cases)."""
     banking = SectorFactory(slug="banking", name="Banking")
     telecom = SectorFactory(slug="telecom", name="Telecom")

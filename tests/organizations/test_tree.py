@@ -8,7 +8,7 @@ from tests.factories import CertFactory
 
 
 @pytest.fixture
-def chain(db):
+def chain(empty_registry):
     """The deepest chain the rules allow: national > government > provincial > local >
     organizational (five levels, depths 0 to 4)."""
     national = CertFactory(kind="national")
@@ -45,7 +45,7 @@ def test_tree_queries_return_the_right_certs_in_order(chain):
     assert not punjab.is_ancestor_of(punjab)
 
 
-def test_descendants_do_not_match_a_sibling_whose_id_shares_a_prefix(db):
+def test_descendants_do_not_match_a_sibling_whose_id_shares_a_prefix(empty_registry):
     # Paths end each id with the separator, so CERT 1 is not mistaken for the parent of CERT 12.
     national = CertFactory(kind="national")
     government = CertFactory(kind="government", parent=national)
