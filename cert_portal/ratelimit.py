@@ -1,32 +1,33 @@
-"""Per-client, fixed-window rate limits on Django's cache, for the portal's public forms.
+"""Rate limits of the portal's public writes, counted by django-ratelimit on Django's cache.
 
-A window is `seconds` long and numbered `floor(now / seconds)`; each client's requests in a scope
-are counted under one cache key per window, so a new window starts at zero and old keys simply
-expire. A fixed window lets a client spend up to twice the limit around a window boundary; for a
-public report form that is an acceptable price for one cache round trip per request.
+django-ratelimit does the counting (a fixed window per key, `cache.add` + `cache.incr`, atomic on
+Redis and guarded by a lock in LocMemCache). What stays ours is what the library leaves to the
+site: who "one client" is (TRUSTED_PROXY_COUNT, the rightmost X-Forwarded-For entries, an IPv6
+client by its /64), a key that does not reveal the address, rates read from settings in our
+COUNT/UNIT format, and the 429 page with Retry-After.
 
-Counting uses `cache.add` + `cache.incr`, which are atomic on Memcached and Redis and guarded by a
-lock in LocMemCache. LocMemCache counts per server process: with several processes, set REDIS_URL
+A view asks in two steps so that a post that comes back with form errors uses up nothing: it
+validates first, then calls `count` just before the write, and answers `too_many_requests` when
+the count is refused. LocMemCache counts per server process: with several processes, set REDIS_URL
 so that every process shares one count and the limit is global.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
 import math
 import re
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django_ratelimit.core import get_usage
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +45,11 @@ UNLIMITED = (0, 0)
 @dataclass(frozen=True)
 class RateLimitResult:
     allowed: bool
-    # Requests left in this window; sys.maxsize when the rate is unlimited.
-    remaining: int
     # Whole seconds until the window resets, at least 1 when refused; 0 when allowed.
     retry_after: int
 
 
-def now() -> float:
-    """Return the current time in seconds; the one clock of this module, replaced in tests."""
-    return timezone.now().timestamp()
+ALLOWED = RateLimitResult(allowed=True, retry_after=0)
 
 
 def parse_rate(rate: str | None, *, setting: str = "rate") -> tuple[int, int]:
@@ -111,12 +108,14 @@ def client_ip(request) -> str:
     return candidate
 
 
-def _client_bucket(ip: str) -> str:
-    """Return what identifies one client: its IPv4 address, or its IPv6 /64.
+def client_network(request) -> str:
+    """Return the address that stands for one client: its IPv4 address, or its IPv6 /64 network
+    address (an IPv4-mapped IPv6 address counts as the IPv4 address).
 
     A single IPv6 subscriber is usually given a whole /64, so counting single IPv6 addresses would
-    let one client take 2**64 turns.
+    let one client take 2**64 turns. The result is still an address, so django-axes can store it.
     """
+    ip = client_ip(request)
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -124,79 +123,59 @@ def _client_bucket(ip: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(ipaddress.IPv6Network((address, 64), strict=False).network_address)
     return str(address)
 
 
-def _cache_key(scope: str, window: int, ip: str) -> str:
-    # Keyed with SECRET_KEY rather than a bare sha256: the 2**32 IPv4 addresses are quickly
-    # enumerated, so a bare hash would be the address in clear to anyone who can read the cache.
-    digest = hashlib.sha256(
-        f"{settings.SECRET_KEY}:ratelimit:{_client_bucket(ip)}".encode()
-    ).hexdigest()
-    return f"ratelimit:{scope}:{window}:{digest}"
+def client_key(group: str, request) -> str:
+    """The django-ratelimit key of the client of `request` (the signature its `key=` expects).
 
-
-def _count(key: str, timeout: int) -> int:
-    """Add one to `key`, creating it with `timeout`, and return the new count."""
-    for _attempt in range(3):
-        if cache.add(key, 1, timeout=timeout):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:
-            # The key expired or was evicted between add and incr: start it again.
-            continue
-    # Unreachable unless the cache drops every key at once; fail open rather than lock out the
-    # public, since the cache is only a brake and not a security boundary.
-    return 1
-
-
-def hit(request, scope: str, rate: str, *, setting: str = "rate") -> RateLimitResult:
-    """Count one request of the client of `request` in `scope` and say whether it is allowed.
-
-    `rate` is as parse_rate reads it; an unlimited rate counts nothing. `setting` names the rate
-    in the error raised for a bad value.
+    Keyed with SECRET_KEY: django-ratelimit hashes its keys with plain SHA-256, and the 2**32 IPv4
+    addresses are quickly enumerated, so a plain hash would be the address in clear to anyone who
+    can read the cache.
     """
-    limit, seconds = parse_rate(rate, setting=setting)
-    if (limit, seconds) == UNLIMITED:
-        return RateLimitResult(allowed=True, remaining=sys.maxsize, retry_after=0)
-    moment = now()
-    window = int(moment // seconds)
-    # One extra second so that a key never expires before its window ends on a slow clock tick.
-    count = _count(_cache_key(scope, window, client_ip(request)), timeout=seconds + 1)
-    if count <= limit:
-        return RateLimitResult(allowed=True, remaining=limit - count, retry_after=0)
-    retry_after = max(1, math.ceil((window + 1) * seconds - moment))
-    return RateLimitResult(allowed=False, remaining=0, retry_after=retry_after)
+    return hmac.new(settings.SECRET_KEY.encode(), f"client:{client_network(request)}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
-def rate_limited(scope: str, setting_name: str, *, methods: tuple[str, ...] = ("POST",)):
-    """Limit a function view to the rate in `settings.<setting_name>`, per client, in `scope`.
-
-    Only requests whose method is in `methods` are counted, so showing a form stays free and
-    sending it is limited. Over the limit the view is not called: the client gets 429.html with
-    status 429 and a Retry-After header. The rate is read at each request, so tests and
-    override_settings can change it.
-    """
-    counted = frozenset(method.upper() for method in methods)
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request, *args, **kwargs):
-            if request.method in counted:
-                result = hit(request, scope, getattr(settings, setting_name), setting=setting_name)
-                if not result.allowed:
-                    return _too_many_requests(request, scope, result.retry_after)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
+def object_key(kind: str, pk: int) -> Callable[[str, object], str]:
+    """A django-ratelimit key that counts per object (e.g. per incident) rather than per client."""
+    return lambda group, request: f"{kind}:{pk}"
 
 
-def _too_many_requests(request, scope: str, retry_after: int):
-    logger.info("Rate limit of %s reached; refused for %d s.", scope, retry_after)
+def _usage(request, scope: str, setting: str, key, *, increment: bool) -> dict | None:
+    rate = parse_rate(getattr(settings, setting), setting=setting)
+    if rate == UNLIMITED:
+        return None
+    # A (count, seconds) tuple is taken as it is by django-ratelimit.
+    return get_usage(request, group=scope, key=key, rate=rate, increment=increment)
+
+
+def _result(usage: dict | None, *, refused: bool) -> RateLimitResult:
+    if usage is None or not refused:
+        return ALLOWED
+    # django-ratelimit's window includes its last second (time_left 0): the next starts a second
+    # after that.
+    return RateLimitResult(allowed=False, retry_after=max(1, usage["time_left"] + 1))
+
+
+def count(request, *, scope: str, setting: str, key=client_key) -> RateLimitResult:
+    """Count one request in `scope` at the rate in `settings.<setting>` and say whether it is
+    allowed. Counted first and decided on the new count, so that requests sent in parallel
+    cannot all slip in between a look and a count."""
+    usage = _usage(request, scope, setting, key, increment=True)
+    return _result(usage, refused=usage is not None and usage["should_limit"])
+
+
+def peek(request, *, scope: str, setting: str, key=client_key) -> RateLimitResult:
+    """Say whether one more request in `scope` would be allowed, counting nothing."""
+    usage = _usage(request, scope, setting, key, increment=False)
+    return _result(usage, refused=usage is not None and usage["count"] >= usage["limit"])
+
+
+def too_many_requests(request, retry_after: int, *, scope: str = ""):
+    """The 429 page: what happened, when to try again (also as Retry-After), whom to call."""
+    logger.info("Rate limit of %s reached; refused for %d s.", scope or "a form", retry_after)
     response = render(
         request, "429.html",
         {"retry_after": retry_after, "retry_after_minutes": math.ceil(retry_after / 60)},

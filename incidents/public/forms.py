@@ -2,8 +2,10 @@
 
 import re
 import secrets
+from datetime import datetime, timedelta
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incidents.public.reports import REPORT_CATEGORIES, limits, size_text
@@ -27,7 +29,44 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(item, initial) for item in files]
 
 
-class PublicReportForm(forms.Form):
+class ChosenFilesMixin:
+    """Browsers do not send files back with a re-rendered form: say so beside the file field."""
+
+    def ask_for_files_again(self) -> None:
+        """Call before showing the form with errors."""
+        if (self.errors and self.files.getlist("attachments")
+                and "attachments" not in self.errors):
+            self.add_error("attachments", _("Files are not kept when the form comes back: "
+                                            "choose your files again."))
+
+
+# Finding 5 of issue 7: year 1 overflowed the time-zone conversion (500). No report needs a date
+# before the public internet came to the country, nor one in the future; a day of slack covers
+# a device clock or time zone that is a little off.
+EARLIEST_DATE = (1990, 1, 1)
+DATE_RANGE_MESSAGE = _("Enter a date and time between 1 January 1990 and today, or leave it "
+                       "empty.")
+
+
+class IncidentTimeField(forms.DateTimeField):
+    """A date and time from 1 January 1990 (in the portal's time zone) to a day from now."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(DATE_RANGE_MESSAGE, code="out_of_range") from None
+
+    def validate(self, value):
+        super().validate(value)
+        if value is None:
+            return
+        earliest = timezone.make_aware(datetime(*EARLIEST_DATE))
+        if not earliest <= value <= timezone.now() + timedelta(days=1):
+            raise forms.ValidationError(DATE_RANGE_MESSAGE, code="out_of_range")
+
+
+class PublicReportForm(ChosenFilesMixin, forms.Form):
     category = forms.ChoiceField(
         label=_("What happened?"), widget=forms.RadioSelect,
         choices=[(key, label) for key, (label, _c, _t) in REPORT_CATEGORIES.items()])
@@ -38,10 +77,10 @@ class PublicReportForm(forms.Form):
         max_length=20000,
         help_text=_("What did you see, when, and what have you done since? Do not send "
                     "passwords."))
-    started_at = forms.DateTimeField(
+    started_at = IncidentTimeField(
         label=_("When did it start? (if known)"), required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
-    detected_at = forms.DateTimeField(
+    detected_at = IncidentTimeField(
         label=_("When did you notice it? (if known)"), required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
     affected_organization = forms.CharField(
@@ -93,11 +132,21 @@ class PublicReportForm(forms.Form):
     def clean_submission_key(self):
         key = self.cleaned_data["submission_key"]
         if not SUBMISSION_KEY.match(key):
-            raise forms.ValidationError(_("The form is damaged: reload the page and try again."))
+            raise forms.ValidationError("bad submission key", code="invalid")
         return key
 
     def clean(self):
         data = super().clean()
+        if "submission_key" in self._errors:
+            # The key is hidden, so an error beside it would be invisible, and sending the bad key
+            # back would fail again (finding 9 of issue 7): say it above the form and put a fresh
+            # key in the re-rendered one.
+            del self._errors["submission_key"]
+            self.add_error(None, _("This form was damaged or has expired, so nothing was saved. "
+                                   "Check your answers and send it again."))
+            self.data = self.data.copy()
+            self.data["submission_key"] = secrets.token_urlsafe(24)
+            self._bound_fields_cache.pop("submission_key", None)
         if (data.get("started_at") and data.get("detected_at")
                 and data["detected_at"] < data["started_at"]):
             self.add_error("detected_at", _("You cannot notice it before it started."))
@@ -137,7 +186,7 @@ class StatusLookupForm(forms.Form):
                             widget=forms.PasswordInput(render_value=True))
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(ChosenFilesMixin, forms.Form):
     message = forms.CharField(label=_("Add information"), required=False, max_length=20000,
                               widget=forms.Textarea(attrs={"rows": 4}))
     attachments = MultipleFileField(label=_("Add files (optional)"), required=False)
