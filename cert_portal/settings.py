@@ -4,6 +4,7 @@ Every variable is listed with its meaning in `.env.example`. A bad value stops s
 message naming the variable (see cert_portal/env.py).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -51,6 +52,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "guardian",
     "django_q",
+    # Counts the rate limits of the public forms (cert_portal/ratelimit.py).
+    "django_ratelimit",
+    # Throttles staff sign-in (cert_portal/signin.py); its attempts are listed in the admin.
+    "axes",
     "cert_portal",
     "organizations",
     "incidents",
@@ -61,11 +66,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Refuses an oversized body before anything reads it, in the visitor's language: after
+    # LocaleMiddleware, before CsrfViewMiddleware (the first to read a posted body).
+    "cert_portal.request_limits.RequestLimitsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cert_portal.urls"
@@ -105,8 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked (cert_portal/signin.py).
+    "cert_portal.signin.SignInThrottleBackend",
+    # ModelBackend answers no object permission. guardian's ObjectPermissionBackend is left out on
+    # purpose: it would answer has_perm(perm, incident) from the CERT group's grants without the
+    # person's role; only incidents.access decides (issue 7, finding 3).
     "django.contrib.auth.backends.ModelBackend",
-    "guardian.backends.ObjectPermissionBackend",
 ]
 # The public needs no object permissions: no anonymous user row (DOMAIN.md §8).
 ANONYMOUS_USER_NAME = None
@@ -203,13 +217,42 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Rate limits of the public forms, per client: COUNT/UNIT (s, m, h, d) or 0 for none. See
-# cert_portal/ratelimit.py.
+# django-ratelimit counts on that cache. Its checks call LocMemCache an error (not shared between
+# processes: we choose it knowingly for a single-process installation, and say in .env.example
+# that REDIS_URL makes the limits global) and Django's own RedisCache "not officially supported"
+# (its incr is Redis' atomic INCR, which is what the library needs).
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+if not REDIS_URL:
+    SILENCED_SYSTEM_CHECKS.append("django_ratelimit.E003")
+# guardian warns that its object permission backend is not installed: left out on purpose, see
+# AUTHENTICATION_BACKENDS.
+SILENCED_SYSTEM_CHECKS.append("guardian.W001")
+
+# Rate limits of the public writes: COUNT/UNIT (s, m, h, d) or 0 for none. Per client unless said
+# otherwise. See cert_portal/ratelimit.py and incidents/public/views.py for what each counts.
 REPORT_RATE_LIMIT = env_rate("REPORT_RATE_LIMIT", "10/hour")
 STATUS_RATE_LIMIT = env_rate("STATUS_RATE_LIMIT", "30/hour")
+FOLLOW_UP_RATE_LIMIT = env_rate("FOLLOW_UP_RATE_LIMIT", "20/hour")
+# Per report, whoever sends them.
+FOLLOW_UP_REPORT_RATE_LIMIT = env_rate("FOLLOW_UP_REPORT_RATE_LIMIT", "30/day")
 # How many reverse proxies of our own append to X-Forwarded-For; the client address is read that
 # many entries from the right. 0 trusts no header: anyone can write X-Forwarded-For.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
+
+# Staff sign-in throttle (django-axes; see cert_portal/signin.py): AXES_FAILURE_LIMIT wrong
+# passwords for one account from one client address lock that pair for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "cert_portal.ratelimit.client_network"
+AXES_LOCKOUT_CALLABLE = "cert_portal.signin.lockout_response"
+# Failed sign-ins per client address, whatever the account (COUNT/UNIT as the public forms' rates).
+SIGNIN_FAILURE_RATE_LIMIT = env_rate("SIGNIN_FAILURE_RATE_LIMIT", "30/hour")
+# Failed sign-ins and lock-outs are still logged; this only drops the banner django-axes would
+# print at the start of every manage.py command.
+AXES_VERBOSE = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
@@ -223,8 +266,52 @@ REST_FRAMEWORK = {
 INCIDENT_REFERENCE_PREFIX = env_str("INCIDENT_REFERENCE_PREFIX", "PK-INC")
 INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
                                         minimum=1)
-# Used in links of e-mails, which are read outside the portal.
-PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# What the public may send with a report or a follow-up (incidents/public/reports.py): files per
+# post, bytes per file and per post, and what one report may accumulate from the public.
+PUBLIC_REPORT_MAX_FILES = env_int("PUBLIC_REPORT_MAX_FILES", 5, minimum=1)
+PUBLIC_REPORT_MAX_FILE_BYTES = env_int("PUBLIC_REPORT_MAX_FILE_BYTES", 10 * 1024 * 1024, minimum=1)
+PUBLIC_REPORT_MAX_TOTAL_BYTES = env_int("PUBLIC_REPORT_MAX_TOTAL_BYTES", 25 * 1024 * 1024,
+                                        minimum=1)
+PUBLIC_REPORT_MAX_STORED_FILES = env_int("PUBLIC_REPORT_MAX_STORED_FILES", 10, minimum=1)
+PUBLIC_REPORT_MAX_STORED_BYTES = env_int("PUBLIC_REPORT_MAX_STORED_BYTES", 50 * 1024 * 1024,
+                                         minimum=1)
+# The largest request body, refused with 413 before it is read (cert_portal/request_limits.py):
+# the largest upload one post may carry, plus 1 MiB for the form's text fields.
+_LARGEST_UPLOAD = max(min(PUBLIC_REPORT_MAX_TOTAL_BYTES,
+                          PUBLIC_REPORT_MAX_FILES * PUBLIC_REPORT_MAX_FILE_BYTES),
+                      INCIDENT_ATTACHMENT_MAX_BYTES)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", _LARGEST_UPLOAD + 1024 * 1024, minimum=1)
+if REQUEST_MAX_BYTES < _LARGEST_UPLOAD:
+    raise ImproperlyConfigured(
+        f"REQUEST_MAX_BYTES={REQUEST_MAX_BYTES} is smaller than the largest upload the forms allow "
+        f"({_LARGEST_UPLOAD} bytes): such uploads would be refused. Raise it, or lower the "
+        "attachment limits."
+    )
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE go to a temporary file whose name stays short.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "cert_portal.request_limits.ShortNameTemporaryFileUploadHandler",
+]
+
+# The portal's address as its users reach it, for the links in e-mails, which are read outside
+# the portal. A wrong guess sends every reader to a dead link, so a server must say it;
+# `run_portal --addr` passes its own address to the processes it starts.
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "").strip().rstrip("/")
+if not PORTAL_BASE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "PORTAL_BASE_URL is not set. Set it to the address people use to reach the portal, "
+            "e.g. https://cert.example.gov.pk: the links in e-mails start with it. (With DEBUG=1 "
+            "it defaults to http://127.0.0.1:8000.)"
+        )
+    PORTAL_BASE_URL = "http://127.0.0.1:8000"
+elif not PORTAL_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"PORTAL_BASE_URL={PORTAL_BASE_URL!r} is not an http:// or "
+                               "https:// address, e.g. https://cert.example.gov.pk.")
+# The notification outbox (incidents/notifications.py): a failed e-mail is tried again after
+# 1, 2, 4, ... times this delay, at most this many times in all, then marked failed.
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
+NOTIFICATION_RETRY_DELAY_SECONDS = env_int("NOTIFICATION_RETRY_DELAY_SECONDS", 60, minimum=1)
 
 # What the portal calls itself, shown in every page's header.
 PORTAL_NAME = env_str("PORTAL_NAME", "National CERT Portal")

@@ -7,14 +7,19 @@ An incident the user may not see is answered exactly like one that does not exis
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 
 from incidents.grants import COMMENT, VIEW, WORK
-from incidents.models import Incident, IncidentGroupObjectPermission
-from organizations.models import Membership, Role
+from incidents.models import Incident, IncidentGroupObjectPermission, Notification, Source
+from organizations.models import Cert, Membership, Role
 
 
 class Action(StrEnum):
@@ -149,3 +154,232 @@ def actions_for_list(user, incidents: list[Incident]) -> dict[int, set[Action]]:
         grants.setdefault(incident_id, {}).setdefault(group_id, set()).add(codename)
     return {incident.pk: actions_from(grants.get(incident.pk, {}), roles)
             for incident in incidents}
+
+
+# Who may open an incident for a CERT: the people who would work or analyse it there; a liaison
+# only talks to outside parties.
+OPENER_ROLES = frozenset({Role.HEAD, Role.HANDLER, Role.ANALYST})
+
+
+def certs_to_open_incidents_for(user) -> QuerySet[Cert]:
+    """The active CERTs `user` may open incidents for (as their owner); none for anyone who is
+    not an active, signed-in user. The staff form offers these and incident_create allows these."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Cert.objects.none()
+    return Cert.objects.filter(is_active=True, pk__in=Membership.objects.filter(
+        user=user, role__in=OPENER_ROLES).values("cert_id"))
+
+
+def may_open_incident_for(user, cert: Cert) -> bool:
+    return certs_to_open_incidents_for(user).filter(pk=cert.pk).exists()
+
+
+def may_use_staff_interface(user) -> bool:
+    """Whether the incident pages of the staff interface (the admin) open for `user` at all:
+    only for members of an active CERT, superusers included (DOMAIN.md §1). Which incidents they
+    then see is `visible_incidents`. Cached per user object, so once per request."""
+    return bool(_roles_by_group(user))
+
+
+def assignable_users(incident: Incident) -> QuerySet:
+    """Who may be assigned `incident`: the active members of the CERT that owns it, any role."""
+    return get_user_model().objects.filter(
+        is_active=True,
+        pk__in=Membership.objects.filter(cert_id=incident.owner_cert_id).values("user_id"))
+
+
+def incident_link(model) -> str | None:
+    """How a row of `model` leads to its incident: "pk" for Incident, the name of the foreign key
+    to Incident for a model whose rows belong to one (comments, timeline, files, shares,
+    notifications, ownership periods, guardian's rows), None for any other model."""
+    if model is Incident:
+        return "pk"
+    for field in model._meta.concrete_fields:
+        if field.many_to_one and field.related_model is Incident:
+            return field.name
+    return None
+
+
+def get_visible_incident_part(user, model, object_id) -> object:
+    """The row `object_id` of `model` (Incident or a model whose rows belong to an incident, see
+    `incident_link`) if `user` may see its incident. Http404 for missing, forbidden and malformed
+    ids alike, with the text of `get_visible_incident`."""
+    link = incident_link(model)
+    if link is None:
+        raise ValueError(f"{model.__name__} rows do not belong to incidents.")
+    visible = visible_incidents(user).values("pk")
+    try:
+        row = model._default_manager.filter(**{f"{link}__in": visible}, pk=object_id).first()
+    except (TypeError, ValueError, ValidationError):
+        row = None  # not an id at all: answered like an id that does not exist
+    if row is None:
+        raise Http404("No incident matches the given query.")
+    return row
+
+
+# The reporter of a public report (DOMAIN.md §4) has no account: a browser that sent the report, or
+# showed its reference and token, may see that report for the rest of its session. The session
+# keeps only primary keys; the token itself is never stored in it.
+REPORTER_UNLOCKED = "report_access"
+
+
+def reporter_unlock(session, incident: Incident) -> None:
+    """Let this browser's session see the public report `incident` from now on.
+
+    Call only after the browser proved it may: it sent the report (first answer only, never a
+    resubmitted form) or gave the right reference and token.
+    """
+    unlocked = set(session.get(REPORTER_UNLOCKED, []))
+    unlocked.add(incident.pk)
+    session[REPORTER_UNLOCKED] = sorted(unlocked)
+
+
+def reporter_unlocked_report(session, reference: str) -> Incident | None:
+    """The public report with this reference if this browser's session unlocked it; None
+    otherwise, the same for a report that does not exist, one not unlocked, and a staff incident.
+    """
+    return (Incident.objects.filter(pk__in=session.get(REPORTER_UNLOCKED, []), reference=reference,
+                                    source=Source.PUBLIC_FORM)
+            .select_related("owner_cert").first())
+
+
+# --- Who receives messages about an incident (issue 7, "Recipients come from access") ----------
+#
+# A message about an incident tells its reader the incident's title and label, so it may reach
+# only people who may view it (DOMAIN.md §2); oversight of what a CERT may not view flows up as
+# counts only, never as a message. Like `has_message_access` and the recipient function aligned
+# with it in Zulip, recipients are derived from the grants, never from position in the tree.
+
+
+@dataclass(frozen=True)
+class MessageAudience:
+    """Who, among the people who may view an incident, one kind of staff message is for."""
+
+    roles: frozenset[str] = frozenset()
+    # For a CERT with nobody in `roles` to receive it (no head, say): these roles instead.
+    fallback_roles: frozenset[str] = frozenset()
+    # The incident's assignee as well, while they may view it.
+    with_assignee: bool = False
+
+
+_HEADS = frozenset({Role.HEAD})
+_HANDLERS = frozenset({Role.HANDLER})
+
+# Staff messages by kind. A message that names a person (Notification.user) goes to that person,
+# while they may view the incident; one that names a CERT (Notification.cert) only to its members.
+MESSAGE_AUDIENCES: dict[str, MessageAudience] = {
+    Notification.Kind.ESCALATED: MessageAudience(_WORKERS),
+    Notification.Kind.REFERRED: MessageAudience(_WORKERS),
+    Notification.Kind.ASSIGNED: MessageAudience(),
+    Notification.Kind.NEW_REPORT: MessageAudience(_WORKERS),
+    Notification.Kind.REPORTER_FOLLOW_UP: MessageAudience(_WORKERS, with_assignee=True),
+    # DOMAIN.md §3: the owner's heads; handlers where the CERT has no head (issue 7, finding 8).
+    Notification.Kind.RESOLUTION_MISSED: MessageAudience(_HEADS, fallback_roles=_HANDLERS,
+                                                         with_assignee=True),
+    Notification.Kind.RESOLUTION_MISSED_OVERSIGHT: MessageAudience(_WORKERS),
+    # At the root there is no one to escalate to: the national duty handlers.
+    Notification.Kind.ACK_MISSED_AT_ROOT: MessageAudience(_HANDLERS, with_assignee=True),
+}
+
+# Messages for the reporter of a public report, who has no account, and whether the reporter
+# must have consented to be contacted: the receipt answers their own request (it carries the
+# tracking token they asked for); anything later is contact.
+REPORTER_MESSAGES: dict[str, bool] = {
+    Notification.Kind.REPORT_CONFIRMATION: False,
+    Notification.Kind.REPORTER_REPLY: True,
+}
+
+
+class Message(Protocol):
+    """What message_recipients reads of a message (a Notification row has all of it)."""
+
+    incident: Incident
+    kind: str
+    cert_id: int | None
+    user_id: int | None
+
+
+def reporter_address(incident: Incident, kind: str) -> str:
+    """The address a message of `kind` for the reporter of `incident` goes to, or "" when none
+    may be sent: only for public reports (their status page is where the reporter reads
+    anything), only to the address the reporter gave, and, past the receipt, only with their
+    consent to be contacted."""
+    if kind not in REPORTER_MESSAGES:
+        return ""
+    if incident.source != Source.PUBLIC_FORM:
+        return ""
+    if REPORTER_MESSAGES[kind] and not incident.reporter_consents_to_contact:
+        return ""
+    return incident.reporter_email or ""
+
+
+def message_recipients(messages: Sequence[Message]) -> list[list[str] | None]:
+    """The e-mail addresses each message goes to (sorted), in the order of `messages`.
+
+    Staff messages: active users with an e-mail address who are members of an active CERT whose
+    group may view the incident now (the grants as they are at delivery, not when the message
+    was written: the label may have become stricter since), in the roles MESSAGE_AUDIENCES gives
+    the kind, only in the message's CERT when it names one, plus the person it names and the
+    assignee where the kind says so, again only while they may view it. Reporter messages: see
+    `reporter_address`. Two queries for any number of messages. A kind with no rule reaches
+    nobody: its entry is None, for the caller to record as an error rather than a silent "sent".
+    """
+    staff = [message for message in messages if message.kind not in REPORTER_MESSAGES]
+    viewing_groups: dict[int, set[int]] = {}
+    for incident_id, group_id in IncidentGroupObjectPermission.objects.filter(
+        content_object_id__in={message.incident.pk for message in staff},
+        permission__codename=VIEW, permission__content_type__app_label="incidents",
+    ).values_list("content_object_id", "group_id"):
+        viewing_groups.setdefault(incident_id, set()).add(group_id)
+    members_by_group: dict[int, list[tuple[int, str, int, str]]] = {}
+    if viewing_groups:
+        for group_id, cert_id, role, user_id, email in (
+            Membership.objects
+            .filter(cert__group_id__in=set().union(*viewing_groups.values()),
+                    cert__is_active=True, user__is_active=True)
+            .exclude(user__email="")
+            .values_list("cert__group_id", "cert_id", "role", "user_id", "user__email")
+        ):
+            members_by_group.setdefault(group_id, []).append((cert_id, role, user_id, email))
+
+    recipients = []
+    for message in messages:
+        if message.kind in REPORTER_MESSAGES:
+            address = reporter_address(message.incident, message.kind)
+            recipients.append([address] if address else [])
+            continue
+        audience = MESSAGE_AUDIENCES.get(message.kind)
+        if audience is None:
+            recipients.append(None)
+            continue
+        # Everyone who may view the incident, whatever their role: (cert, role, user, e-mail).
+        viewers = [member for group_id in viewing_groups.get(message.incident.pk, ())
+                   for member in members_by_group.get(group_id, ())]
+        chosen: set[str] = set()
+        for cert_id in ({message.cert_id} if message.cert_id is not None
+                        else {cert_id for cert_id, _, _, _ in viewers}):
+            in_cert = [member for member in viewers if member[0] == cert_id]
+            picked = {email for _, role, _, email in in_cert if role in audience.roles}
+            if not picked:
+                picked = {email for _, role, _, email in in_cert
+                          if role in audience.fallback_roles}
+            chosen |= picked
+        people = {message.user_id,
+                  message.incident.assignee_id if audience.with_assignee else None} - {None}
+        chosen |= {email for _, _, user_id, email in viewers if user_id in people}
+        recipients.append(sorted(chosen))
+    return recipients
+
+
+def certs_that_may_view(pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Of the (incident id, CERT id) pairs, those where the CERT may view the incident now, in
+    one query: whether a per-incident message to that CERT may exist at all."""
+    pairs = set(pairs)
+    if not pairs:
+        return set()
+    found = set(IncidentGroupObjectPermission.objects.filter(
+        content_object_id__in={incident_id for incident_id, _ in pairs},
+        group__cert__id__in={cert_id for _, cert_id in pairs}, group__cert__is_active=True,
+        permission__codename=VIEW, permission__content_type__app_label="incidents",
+    ).values_list("content_object_id", "group__cert__id"))
+    return pairs & found

@@ -27,6 +27,7 @@ from incidents.access import (
     ActionNotAllowed,
     allowed_actions,
     get_visible_incident,
+    may_use_staff_interface,
     visible_incidents,
 )
 from incidents.models import (
@@ -34,11 +35,11 @@ from incidents.models import (
     Comment,
     Incident,
     IncidentShare,
+    Notification,
     Observable,
     RoutingRule,
     TimelineEvent,
 )
-from organizations.models import Membership
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,10 @@ class IncidentAdmin(admin.ModelAdmin):
                        "resolution_missed_at", "version"]
     change_form_template = "admin/incidents/incident/change_form.html"
 
-    # Access: members only, through incidents.access.
+    # Access: members only, through incidents.access (the admin's login page asks too, before
+    # anyone signed in: an anonymous visitor is no member).
     def _is_member(self, request) -> bool:
-        if not request.user.is_authenticated:
-            return False  # the admin's login page asks too, before anyone signed in
-        if not hasattr(request, "_is_cert_member"):
-            request._is_cert_member = Membership.objects.filter(
-                user=request.user, cert__is_active=True).exists()
-        return request._is_cert_member
+        return may_use_staff_interface(request.user)
 
     def has_module_permission(self, request):
         return self._is_member(request)
@@ -208,14 +205,31 @@ class IncidentAdmin(admin.ModelAdmin):
                 return redirect("admin:incidents_incident_change", incident.pk)
         return self._form_page(request, form, title="Open an incident", incident=None)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def _visible_or_404(self, request, object_id) -> Incident:
+        """The incident of a detail page, or the 404 of one that does not exist. Django's pages
+        would redirect to the index for a missing object; a 404 says the same for missing and
+        invisible and is what every other incident page answers (issue 7, finding 10)."""
         incident = self.get_object(request, object_id)
-        allowed = allowed_actions(request.user, incident) if incident else set()
+        if incident is None:
+            raise Http404("No incident matches the given query.")
+        return incident
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        incident = self._visible_or_404(request, object_id)
+        allowed = allowed_actions(request.user, incident)
         extra_context = {**(extra_context or {}), "staff_actions": [
             (slug, action.label) for slug, action in STAFF_ACTIONS.items()
             if action.needs in allowed or (slug == "tlp" and Action.LOWER_TLP in allowed)
         ]}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._visible_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
 
     def get_urls(self):
         return [
@@ -280,3 +294,52 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     list_select_related = ["sector", "target_cert"]
     list_filter = ["is_active", "region", "sector"]
     ordering = ["priority", "pk"]
+
+
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("retrying", "Failed, will be tried again"),
+                ("failed", "Failed for good"), ("sent", "Sent")]
+
+    def queryset(self, request, queryset):
+        pending = queryset.filter(sent_at__isnull=True, failed_at__isnull=True)
+        return {
+            "pending": pending,
+            "retrying": pending.filter(attempts__gt=0),
+            "failed": queryset.filter(failed_at__isnull=False),
+            "sent": queryset.filter(sent_at__isnull=False),
+        }.get(self.value(), queryset)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The e-mail outbox, read-only, for administrators: what went to whom, what waits, and what
+    failed for good with its last error (issue 7, finding 4). Incidents show by reference only:
+    an administrator is no reader of incidents (DOMAIN.md §1), and the model permission, which
+    CERT members do not have, guards the page."""
+
+    list_display = ["key", "kind", "incident_reference", "cert", "created_at", "attempts",
+                    "next_attempt_at", "sent_at", "failed_at", "last_error"]
+    list_filter = [DeliveryFilter, "kind"]
+    list_select_related = ["incident", "cert"]
+    search_fields = ["key"]
+    ordering = ["-created_at", "-pk"]
+    fields = readonly_fields = ["key", "kind", "incident_reference", "cert", "user",
+                                "created_at", "claimed_at", "attempts", "next_attempt_at",
+                                "sent_at", "recipients", "failed_at", "last_error"]
+
+    @admin.display(description="incident", ordering="incident__reference")
+    def incident_reference(self, notification):
+        return notification.incident.reference
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # written by the services, sent by the delivery task
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -4,12 +4,13 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from incidents import taxonomy
+from incidents.access import assignable_users, certs_to_open_incidents_for
 from incidents.models import Status
 from incidents.observables import ObservableType
 from incidents.services import TRANSITIONS
 from incidents.severity import Severity
-from incidents.tlp import Tlp
-from organizations.models import Cert, Membership, Role
+from incidents.tlp import DEFAULT_INCIDENT_TLP, Tlp
+from organizations.models import Cert
 
 
 class VersionedForm(forms.Form):
@@ -31,7 +32,7 @@ class IncidentCreateForm(forms.Form):
     classification_type = forms.ChoiceField(label="Classification (RSIT)")
     severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int,
                                       initial=Severity.MEDIUM)
-    tlp = forms.ChoiceField(choices=Tlp.choices, initial=Tlp.AMBER, label="TLP")
+    tlp = forms.ChoiceField(choices=Tlp.choices, initial=DEFAULT_INCIDENT_TLP, label="TLP")
     description = forms.CharField(widget=forms.Textarea, required=False,
                                   help_text="Indicators in the text (also defanged, like "
                                             "hxxp://example[.]com) are recorded as observables.")
@@ -39,9 +40,7 @@ class IncidentCreateForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner_cert"].queryset = Cert.objects.filter(
-            memberships__user=user, is_active=True,
-            memberships__role__in=[Role.HEAD, Role.HANDLER, Role.ANALYST]).distinct()
+        self.fields["owner_cert"].queryset = certs_to_open_incidents_for(user)
         self.fields["classification_type"].choices = [
             (label, [(f"{classification}/{value}", type_label)
                      for value, type_label, _ in taxonomy.types_for(classification)])
@@ -70,9 +69,7 @@ class AssignForm(VersionedForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = get_user_model().objects.filter(
-            pk__in=Membership.objects.filter(cert_id=self.incident.owner_cert_id)
-            .values("user_id")).order_by("username")
+        self.fields["assignee"].queryset = assignable_users(self.incident).order_by("username")
 
 
 class SeverityForm(VersionedForm):

@@ -14,7 +14,7 @@ from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from incidents.observables import ObservableType
 from incidents.severity import Severity
-from incidents.tlp import Tlp
+from incidents.tlp import DEFAULT_INCIDENT_TLP, Tlp
 from organizations.models import Cert, Sector
 from organizations.rules import Region
 
@@ -62,7 +62,7 @@ class Incident(models.Model):
     classification = models.CharField(max_length=60, help_text="RSIT classification.")
     incident_type = models.CharField(max_length=60, help_text="RSIT incident type.")
     severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
-    tlp = models.CharField(max_length=20, choices=Tlp.choices, default=Tlp.AMBER)
+    tlp = models.CharField(max_length=20, choices=Tlp.choices, default=DEFAULT_INCIDENT_TLP)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     owner_cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="incidents")
     assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -73,6 +73,9 @@ class Incident(models.Model):
     reporter_email = models.EmailField(blank=True)
     reporter_phone = models.CharField(max_length=40, blank=True)
     reporter_consents_to_contact = models.BooleanField(default=False)
+    # The language the reporter used on the public form (a code of settings.LANGUAGES): what they
+    # receive from the portal is written in it.
+    reporter_language = models.CharField(max_length=10, blank=True, editable=False)
     # Public reports: the tracking token is never stored, only its SHA-256 (see
     # incidents.reporter_token); the salt lets the confirmation task derive it again.
     reporter_token_hash = models.CharField(max_length=64, blank=True, editable=False)
@@ -309,6 +312,9 @@ class Notification(models.Model):
 
     `key` makes each notification unique, so a change retried or a pass run twice records it
     once; a delivery task claims a row with a conditional UPDATE, so it is sent at most once.
+    Who receives it is decided when it is delivered, by incidents.access.message_recipients from
+    its kind, its CERT and person, and the grants of that moment (issue 7). A failed send is
+    tried again later, a bounded number of times (incidents.notifications).
     """
 
     class Kind(models.TextChoices):
@@ -316,26 +322,37 @@ class Notification(models.Model):
         REFERRED = "referred", "Referred to your CERT"
         ASSIGNED = "assigned", "Assigned to you"
         RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
+        RESOLUTION_MISSED_OVERSIGHT = ("resolution_missed_oversight",
+                                       "Resolution deadline missed below your CERT")
         ACK_MISSED_AT_ROOT = "ack_missed_root", "Acknowledgement deadline missed at the root"
+        NEW_REPORT = "new_report", "New report from the public"
+        REPORTER_FOLLOW_UP = "reporter_follow_up", "The reporter added information"
         REPORT_CONFIRMATION = "report_confirmation", "Report received"
+        REPORTER_REPLY = "reporter_reply", "New message for the reporter"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="notifications")
     cert = models.ForeignKey(Cert, null=True, blank=True, on_delete=models.CASCADE,
-                             related_name="+", help_text="Recipient CERT (its members by role).")
+                             related_name="+", help_text="Only members of this CERT receive it.")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                              on_delete=models.CASCADE, related_name="+",
-                             help_text="Recipient person.")
-    roles = models.CharField(max_length=60, blank=True,
-                             help_text="Comma-separated roles of the CERT's members to notify.")
+                             help_text="The person it is about (e.g. the new assignee).")
     created_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     recipients = models.TextField(blank=True)
+    # Delivery attempts so far; after a failure the next one waits until next_attempt_at, and
+    # after the last allowed one the row is marked failed (and shown to administrators).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="notification_pending",
+                                condition=models.Q(sent_at__isnull=True, failed_at__isnull=True))]
 
     def __str__(self) -> str:
         return self.key

@@ -1,8 +1,16 @@
 """Delivery of the notification outbox (incidents.models.Notification) by e-mail.
 
 Services record notifications in their transaction; after commit one django-q2 task delivers
-every pending row. A row is claimed with a conditional UPDATE before sending and marked sent
-after, so a task delivered twice, or two workers at once, send each e-mail once.
+every pending row, and a schedule runs the same task every minute for rows whose next attempt
+is due. A row is claimed with a conditional UPDATE before sending and marked sent after, so a
+task delivered twice, or two workers at once, send each e-mail once.
+
+Who receives a row is decided here, at delivery, by incidents.access.message_recipients from the
+grants of that moment. A send that fails is tried again after 1, 2, 4, ... minutes, up to
+NOTIFICATION_MAX_ATTEMPTS times in all, then the row is marked failed with its last error and
+shown to administrators. The task itself never raises for a failed send: the outbox, not
+django-q2's retry of failed tasks, owns the retry schedule (issue 7, finding 4: a row that could
+never be sent was retried on every run for ever).
 """
 
 from __future__ import annotations
@@ -13,17 +21,22 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import Q
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from incidents.access import message_recipients
 from incidents.models import Notification
 from incidents.reporter_token import derive_token
-from organizations.models import Membership
+from incidents.text import single_line
 
 logger = logging.getLogger(__name__)
 
 DELIVERY_TASK = "incidents.tasks.deliver_notifications"
 # A claim older than this belongs to a worker that died mid-send: the row is tried again.
 STALE_CLAIM = timedelta(minutes=10)
+# What a row's last error may hold; longer errors are cut.
+ERROR_LIMIT = 2000
 
 
 def enqueue_delivery() -> None:
@@ -32,99 +45,152 @@ def enqueue_delivery() -> None:
     async_task(DELIVERY_TASK, task_name="deliver incident notifications", group="notifications")
 
 
+def max_attempts() -> int:
+    return getattr(settings, "NOTIFICATION_MAX_ATTEMPTS", 5)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failed attempt: 1, 2, 4, 8 ... minutes."""
+    base = getattr(settings, "NOTIFICATION_RETRY_DELAY_SECONDS", 60)
+    return timedelta(seconds=base * 2 ** (attempts - 1))
+
+
 def deliver_pending(*, now=None) -> int:
-    """Send every pending notification; return how many were sent. Raises after trying all
-    when any failed, so that the task is retried for those."""
+    """Send every notification that is due; return how many were sent. Never raises for a failed
+    send: the row records the failure and when to try again (or that it failed for good)."""
     now = now or timezone.now()
-    pending = (Notification.objects
-               .filter(sent_at__isnull=True)
+    due = list(Notification.objects
+               .filter(sent_at__isnull=True, failed_at__isnull=True)
+               .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
                .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
-               .select_related("incident", "incident__owner_cert", "cert", "user")
+               .select_related("incident", "incident__owner_cert")
                .order_by("pk"))
-    sent, failures = 0, []
-    for notification in pending:
+    if not due:
+        return 0
+    sent = 0
+    for notification, recipients in zip(due, message_recipients(due), strict=True):
         claimed = (Notification.objects
-                   .filter(pk=notification.pk, sent_at__isnull=True,
+                   .filter(pk=notification.pk, sent_at__isnull=True, failed_at__isnull=True,
                            claimed_at=notification.claimed_at)
                    .update(claimed_at=now))
         if not claimed:
             continue  # another worker has it
         try:
-            recipients = _send(notification)
-        except Exception as error:  # noqa: BLE001 - any mail failure is retried later
-            Notification.objects.filter(pk=notification.pk).update(claimed_at=None)
-            failures.append(f"{notification.key}: {error}")
+            if recipients is None:
+                raise LookupError(f"incidents.access has no rule for {notification.kind!r}")
+            _send(notification, recipients)
+        except Exception as error:  # noqa: BLE001 - any failure is recorded and retried later
+            _record_failure(notification, error, now)
             continue
         Notification.objects.filter(pk=notification.pk).update(
-            sent_at=timezone.now(), recipients=", ".join(recipients))
+            sent_at=timezone.now(), recipients=", ".join(recipients),
+            attempts=notification.attempts + 1, last_error="")
         sent += 1
-    if failures:
-        raise RuntimeError("Some notifications could not be sent and will be retried: "
-                           + "; ".join(failures))
     return sent
 
 
-def recipients_for(notification: Notification) -> list[str]:
-    if notification.kind == Notification.Kind.REPORT_CONFIRMATION:
-        email = notification.incident.reporter_email
-        return [email] if email else []
-    if notification.user_id is not None:
-        user = notification.user
-        return [user.email] if user.is_active and user.email else []
-    roles = [role for role in notification.roles.split(",") if role]
-    return sorted(set(Membership.objects
-                      .filter(cert_id=notification.cert_id, role__in=roles, user__is_active=True)
-                      .exclude(user__email="")
-                      .values_list("user__email", flat=True)))
+def _record_failure(notification: Notification, error: Exception, now) -> None:
+    attempts = notification.attempts + 1
+    # The error may quote the subject; administrators see errors, and the title is not theirs to
+    # read (DOMAIN.md §1: superusers are no backdoor into incidents).
+    text = f"{type(error).__name__}: {error}"
+    title = notification.incident.title
+    for secret in {title, single_line(title)} - {""}:
+        text = text.replace(secret, "[title]")
+    changes = {"attempts": attempts, "claimed_at": None, "last_error": text[:ERROR_LIMIT]}
+    if attempts >= max_attempts():
+        changes["failed_at"] = now
+        logger.error("notification %s failed %d times and is given up: %s", notification.key,
+                     attempts, changes["last_error"])
+    else:
+        changes["next_attempt_at"] = now + retry_delay(attempts)
+        logger.warning("notification %s failed (attempt %d of %d), next at %s: %s",
+                       notification.key, attempts, max_attempts(), changes["next_attempt_at"],
+                       changes["last_error"])
+    Notification.objects.filter(pk=notification.pk).update(**changes)
 
 
-def _send(notification: Notification) -> list[str]:
-    recipients = recipients_for(notification)
+def base_url() -> str:
+    return settings.PORTAL_BASE_URL.rstrip("/")
+
+
+def _send(notification: Notification, recipients: list[str]) -> None:
     if not recipients:
-        logger.warning("notification %s has no recipient with an e-mail address", notification.key)
-        return []
+        logger.info("notification %s has nobody to go to now", notification.key)
+        return
     incident = notification.incident
     if notification.kind == Notification.Kind.REPORT_CONFIRMATION:
         subject, body = _report_confirmation(incident)
-        send_mail(subject, body, None, recipients)
-        return recipients
-    subject = (f"[{incident.tlp}] {incident.reference} {notification.get_kind_display().lower()}: "
-               f"{incident.title}")[:250]
-    base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    elif notification.kind == Notification.Kind.REPORTER_REPLY:
+        subject, body = _reporter_reply(incident)
+    else:
+        subject, body = _staff_message(notification)
+    # Headers must be one line whatever was stored (rows from before titles were cleaned).
+    send_mail(single_line(subject)[:250], body, None, recipients)
+
+
+def _staff_message(notification: Notification) -> tuple[str, str]:
+    incident = notification.incident
+    title = single_line(incident.title)
+    subject = (f"[{incident.tlp}] {incident.reference} "
+               f"{notification.get_kind_display().lower()}: {title}")
     body = "\n".join([
         f"{incident.tlp} — handle according to the Traffic Light Protocol 2.0.",
         "",
         f"{notification.get_kind_display()}: {incident.reference}",
-        f"Title: {incident.title}",
+        f"Title: {title}",
         f"Owner: {incident.owner_cert.name}",
         f"Status: {incident.get_status_display()}",
         f"Severity: {incident.get_severity_display()}",
         f"Acknowledge by: {timezone.localtime(incident.ack_due_at):%Y-%m-%d %H:%M %Z}",
         f"Resolve by: {timezone.localtime(incident.resolve_due_at):%Y-%m-%d %H:%M %Z}",
         "",
-        f"Open it: {base}{incident.get_absolute_url()}",
+        f"Open it: {base_url()}{incident.get_absolute_url()}",
     ])
-    send_mail(subject, body, None, recipients)
-    return recipients
+    return subject, body
+
+
+def _reporter_language(incident) -> str:
+    # Checked against settings.LANGUAGES when the report was made; rows from before that field
+    # existed have none.
+    return incident.reporter_language or settings.LANGUAGE_CODE
 
 
 def _report_confirmation(incident) -> tuple[str, str]:
-    """The reporter's receipt, in the language they reported in would be better; English and
-    Urdu side by side until reports remember their language."""
-    base = getattr(settings, "PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-    token = derive_token(incident)
-    subject = f"Your incident report {incident.reference} was received"
-    body = "\n".join([
-        "Thank you. Your report was received by the national CERT network.",
-        "آپ کی رپورٹ موصول ہو گئی ہے۔",
-        "",
-        f"Tracking reference: {incident.reference}",
-        f"Secret token: {token}",
-        "",
-        "Keep both: with them you can see what happens to your report and add information at",
-        f"{base}/report/status/",
-        "Do not share the token: anyone who has it can read the replies to your report.",
-        "",
-        "If you did not send this report, ignore this e-mail.",
-    ])
+    """The reporter's receipt, in the language they reported in, with the token they need."""
+    with translation.override(_reporter_language(incident)):
+        values = {"reference": incident.reference, "token": derive_token(incident),
+                  "url": f"{base_url()}{reverse('incidents_public:status')}"}
+        subject = _("Your incident report %(reference)s was received") % values
+        body = "\n".join([
+            _("Thank you. Your report was received by the national CERT network."),
+            "",
+            _("Tracking reference: %(reference)s") % values,
+            _("Secret token: %(token)s") % values,
+            "",
+            _("Keep both: with them you can see what happens to your report and add "
+              "information at %(url)s") % values,
+            _("Do not share the token: anyone who has it can read the replies to your report."),
+            "",
+            _("If you did not send this report, ignore this e-mail."),
+        ])
+    return subject, body
+
+
+def _reporter_reply(incident) -> tuple[str, str]:
+    """Tell the reporter a CERT wrote to them, and where to read it. Neither the message nor the
+    token is in the e-mail: whoever reads the mailbox should not read the report with it."""
+    with translation.override(_reporter_language(incident)):
+        values = {"reference": incident.reference,
+                  "url": f"{base_url()}{reverse('incidents_public:status')}"}
+        subject = _("New message about your report %(reference)s") % values
+        body = "\n".join([
+            _("A CERT has written a new message about your report %(reference)s.") % values,
+            "",
+            _("To read it, open %(url)s and enter your tracking reference and the secret token "
+              "you received when you sent the report.") % values,
+            _("For your safety this e-mail contains neither the message nor the token."),
+            "",
+            _("If you did not send this report, ignore this e-mail."),
+        ])
     return subject, body

@@ -13,21 +13,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import F, Q
 from django.utils import timezone
 
-from incidents.grants import sync_grants
+from incidents.access import certs_that_may_view
 from incidents.models import (
     OPEN_STATUSES,
     EventKind,
     Incident,
     Notification,
-    OwnershipPeriod,
     Status,
     TimelineEvent,
 )
-from incidents.severity import Severity, sla_targets
-from organizations.models import Cert, Role
+from incidents.services import handover
 
 ACK_MISSED_REASON = "acknowledgement deadline missed"
 
@@ -62,45 +60,26 @@ def _due(queryset):
 
 
 def escalate_missed_acknowledgements(now) -> int:
-    """Escalate every new incident whose acknowledgement deadline passed to its owner's parent."""
+    """Escalate every new incident whose acknowledgement deadline passed to its owner's parent,
+    through the same hand-over write as `services.incident_escalate` (the system is the actor)."""
     with transaction.atomic():
-        rows = list(_due(Incident.objects.filter(
-            status=Status.NEW, ack_due_at__lte=now, owner_cert__parent__isnull=False,
-        )).values_list("pk", "owner_cert_id", "owner_cert__parent_id", "version"))
-        if not rows:
-            return 0
-        ids = [pk for pk, _, _, _ in rows]
-        parent_of_owner = Cert.objects.filter(pk=OuterRef("owner_cert_id")).values("parent_id")[:1]
-        Incident.objects.filter(pk__in=ids).update(
-            owner_cert=Subquery(parent_of_owner),
-            status=Status.NEW, owner_since=now, assignee=None,
-            ack_due_at=Case(*[When(severity=level, then=Value(now + sla_targets(level).acknowledge))
-                              for level in Severity]),
-            version=F("version") + 1, updated_at=now,
-        )
-        names = dict(Cert.objects.filter(
-            pk__in={cert for _, owner, parent, _ in rows for cert in (owner, parent)}
-        ).values_list("pk", "short_name"))
-        OwnershipPeriod.objects.filter(incident_id__in=ids, ended_at__isnull=True).update(ended_at=now)
-        OwnershipPeriod.objects.bulk_create([
-            OwnershipPeriod(incident_id=pk, cert_id=parent, started_at=now)
-            for pk, _, parent, _ in rows])
-        TimelineEvent.objects.bulk_create([
-            TimelineEvent(incident_id=pk, kind=EventKind.ESCALATED, at=now, actor=None,
-                          old_value=names[owner], new_value=names[parent], reason=ACK_MISSED_REASON)
-            for pk, owner, parent, _ in rows])
-        Notification.objects.bulk_create([
-            Notification(key=f"escalated:{pk}:v{version + 1}", kind=Notification.Kind.ESCALATED,
-                         incident_id=pk, cert_id=parent, roles=f"{Role.HEAD},{Role.HANDLER}",
-                         created_at=now)
-            for pk, _, parent, version in rows], ignore_conflicts=True)
-        sync_grants(ids)
-    return len(rows)
+        # The selection is the scheduler's check: open (new), a parent above, and the parent
+        # active, as services.check_hand_over demands of people. Rows another pass or a person
+        # holds are skipped, and the locks keep the versions read here current for the write.
+        moves = [(incident, incident.owner_cert.parent) for incident in _due(
+            Incident.objects.filter(status=Status.NEW, ack_due_at__lte=now,
+                                    owner_cert__parent__isnull=False,
+                                    owner_cert__parent__is_active=True)
+            .select_related("owner_cert__parent"))]
+        handover.hand_over(moves=moves, kind=EventKind.ESCALATED, actor=None,
+                           reason=ACK_MISSED_REASON, at=now)
+    return len(moves)
 
 
 def alert_missed_acknowledgements_at_root(now) -> int:
-    """At the root there is no one to escalate to: alert the national duty handlers, once per
-    missed deadline."""
+    """At the root there is no one to escalate to: alert the national duty handlers (and the
+    assignee, if any), once per missed deadline; incidents.access decides who they are at
+    delivery."""
     with transaction.atomic():
         rows = list(_due(Incident.objects.filter(
             status=Status.NEW, ack_due_at__lte=now, owner_cert__parent__isnull=True,
@@ -119,14 +98,17 @@ def alert_missed_acknowledgements_at_root(now) -> int:
         Notification.objects.bulk_create([
             Notification(key=f"ack_missed_root:{pk}:{due.isoformat()}",
                          kind=Notification.Kind.ACK_MISSED_AT_ROOT, incident_id=pk,
-                         cert_id=owner, roles=Role.HANDLER, created_at=now)
+                         cert_id=owner, created_at=now)
             for pk, owner, due in rows], ignore_conflicts=True)
     return len(rows)
 
 
 def flag_missed_resolutions(now) -> int:
-    """Mark open incidents past their resolution deadline as overdue and tell the owner's heads
-    and the parent CERT; ownership does not move."""
+    """Mark open incidents past their resolution deadline as overdue and tell the owner (its
+    heads, or its handlers if it has none, and the assignee) and the parent CERT; ownership does
+    not move. The parent is told only if it may view the incident: for TLP:AMBER+STRICT and
+    TLP:RED its oversight is counts only, no per-incident message (DOMAIN.md §2; issue 7,
+    finding 1). Recipients are decided at delivery by incidents.access."""
     with transaction.atomic():
         rows = list(_due(Incident.objects.filter(
             status__in=OPEN_STATUSES, resolve_due_at__lte=now, resolution_missed_at__isnull=True,
@@ -140,16 +122,18 @@ def flag_missed_resolutions(now) -> int:
                           new_value=f"due {timezone.localtime(due):%Y-%m-%d %H:%M}",
                           reason="resolution deadline missed")
             for pk, _, _, due in rows])
+        overseeing = certs_that_may_view((pk, parent) for pk, _, parent, _ in rows
+                                         if parent is not None)
         notifications = []
         for pk, owner, parent, due in rows:
             notifications.append(Notification(
                 key=f"resolution_missed:{pk}:{due.isoformat()}:owner",
                 kind=Notification.Kind.RESOLUTION_MISSED, incident_id=pk, cert_id=owner,
-                roles=Role.HEAD, created_at=now))
-            if parent is not None:
+                created_at=now))
+            if (pk, parent) in overseeing:
                 notifications.append(Notification(
                     key=f"resolution_missed:{pk}:{due.isoformat()}:parent",
-                    kind=Notification.Kind.RESOLUTION_MISSED, incident_id=pk, cert_id=parent,
-                    roles=f"{Role.HEAD},{Role.HANDLER}", created_at=now))
+                    kind=Notification.Kind.RESOLUTION_MISSED_OVERSIGHT, incident_id=pk,
+                    cert_id=parent, created_at=now))
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)
     return len(rows)

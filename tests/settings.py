@@ -9,6 +9,8 @@ from pathlib import Path
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-the-checks")
+# Links in e-mails start with it; required with DEBUG off.
+os.environ.setdefault("PORTAL_BASE_URL", "http://portal.test.example")
 os.environ["CERT_PORTAL_ENV_FILE"] = os.devnull  # a developer's .env never leaks into tests
 
 from cert_portal.settings import *  # noqa: E402,F403

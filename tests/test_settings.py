@@ -230,9 +230,48 @@ def test_start_up_uses_the_database_as_task_broker_by_default():
 
 
 def test_start_up_with_redis_url_uses_redis_as_task_broker():
-    result = start_django(DEBUG="0", SECRET_KEY="x" * 40, REDIS_URL="redis://127.0.0.1:6399/3")
+    result = start_django(DEBUG="0", SECRET_KEY="x" * 40, REDIS_URL="redis://127.0.0.1:6399/3",
+                          PORTAL_BASE_URL="https://cert.example.gov.pk")
 
     assert result.returncode == 0, result.stderr
     q_cluster = json.loads(result.stdout.strip().splitlines()[-1])
     assert q_cluster["redis"] == "redis://127.0.0.1:6399/3"
     assert "orm" not in q_cluster
+
+
+# --- PORTAL_BASE_URL: where the links in e-mails point (issue 7, finding 8) -------------------
+
+def start_django_printing(setting: str, **variables: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(PROJECT_DIR),
+           "DJANGO_SETTINGS_MODULE": "cert_portal.settings", "CERT_PORTAL_ENV_FILE": os.devnull,
+           **variables}
+    code = ("import django; django.setup(); from django.conf import settings; "
+            f"print(settings.{setting})")
+    return subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_DIR,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_start_up_without_debug_and_without_portal_base_url_fails_naming_it():
+    result = start_django(DEBUG="0", SECRET_KEY="x" * 40)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "PORTAL_BASE_URL is not set" in result.stderr
+
+
+def test_start_up_with_a_portal_base_url_that_is_no_web_address_fails_naming_it():
+    result = start_django(DEBUG="1", PORTAL_BASE_URL="cert.example.gov.pk")
+
+    assert result.returncode != 0
+    assert "PORTAL_BASE_URL='cert.example.gov.pk'" in result.stderr
+
+
+def test_portal_base_url_is_read_without_its_trailing_slash_and_defaults_only_with_debug():
+    given = start_django_printing("PORTAL_BASE_URL", DEBUG="0", SECRET_KEY="x" * 40,
+                                  PORTAL_BASE_URL="https://cert.example.gov.pk/")
+    assert given.returncode == 0, given.stderr
+    assert given.stdout.strip() == "https://cert.example.gov.pk"
+
+    local = start_django_printing("PORTAL_BASE_URL", DEBUG="1")
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.strip() == "http://127.0.0.1:8000"

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 from django.utils.translation import gettext_lazy as _
 
+from incidents.access import reporter_address
 from incidents.files import sniff_content_type
-from incidents.models import Comment, Incident, Notification, RoutingRule, Source
-from incidents.notifications import enqueue_delivery
+from incidents.models import Attachment, Comment, Incident, Notification, RoutingRule, Source
 from incidents.reporter_token import derive_token, hash_token
-from incidents.services import incident_attach, incident_comment, incident_create
+from incidents.services import incident_attach, incident_comment, incident_create, notify
 from incidents.severity import Severity
 from organizations.models import Cert
 
@@ -51,10 +52,14 @@ ALLOWED_CONTENT_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg",
 
 
 def limits() -> dict[str, int]:
+    """What the public may send (settings, see .env.example): files per post, bytes per file and
+    per post, and what one report may accumulate from the public over all its follow-ups."""
     return {
-        "files": getattr(settings, "PUBLIC_REPORT_MAX_FILES", 5),
-        "file_bytes": getattr(settings, "PUBLIC_REPORT_MAX_FILE_BYTES", 10 * 1024 * 1024),
-        "total_bytes": getattr(settings, "PUBLIC_REPORT_MAX_TOTAL_BYTES", 25 * 1024 * 1024),
+        "files": settings.PUBLIC_REPORT_MAX_FILES,
+        "file_bytes": settings.PUBLIC_REPORT_MAX_FILE_BYTES,
+        "total_bytes": settings.PUBLIC_REPORT_MAX_TOTAL_BYTES,
+        "stored_files": settings.PUBLIC_REPORT_MAX_STORED_FILES,
+        "stored_bytes": settings.PUBLIC_REPORT_MAX_STORED_BYTES,
     }
 
 
@@ -90,8 +95,10 @@ def size_text(size: int) -> str:
     return f"{size / 2**20:.1f}".rstrip("0").rstrip(".") + " MB"
 
 
-def check_files(files) -> None:
-    """Refuse what the public may not send, with a message that says what to fix."""
+def check_files(files, *, incident: Incident | None = None) -> None:
+    """Refuse what the public may not send, with a message that says what to fix. With
+    `incident`, also refuse files that would take the report past what it may accumulate from
+    the public (finding 6 of issue 7: follow-ups could pile up files without end)."""
     limit = limits()
     if len(files) > limit["files"]:
         raise ValidationError({"attachments": _("Send at most %(count)d files.")
@@ -115,19 +122,46 @@ def check_files(files) -> None:
     if total > limit["total_bytes"]:
         raise ValidationError({"attachments": _("The files together are larger than %(size)s.")
                                % {"size": size_text(limit["total_bytes"])}})
+    if incident is not None and files:
+        _check_stored(incident, count=len(files), size=total, limit=limit)
 
 
-def submit_report(*, submission_key: str, category: str, title: str, description: str,
-                  files=(), **details) -> Submission:
-    """Create the incident for one public report, route it, attach its files and queue the
-    confirmation e-mail. The same submission key twice gives the first incident back. If
-    anything fails, nothing is left behind: no incident and no stored file."""
-    existing = Incident.objects.filter(submission_key=submission_key).first()
-    if existing is not None:
-        return Submission(existing, None, False)
+def _check_stored(incident: Incident, *, count: int, size: int, limit: dict[str, int]) -> None:
+    # Files the public sent (no staff uploader). Two follow-ups at the same moment may both pass;
+    # the per-report rate limit bounds how far that can go.
+    stored = Attachment.objects.filter(incident=incident, uploaded_by__isnull=True).aggregate(
+        files=Count("pk"), size=Sum("size"))
+    if stored["files"] + count > limit["stored_files"]:
+        raise ValidationError({"attachments": _(
+            "This report already has %(count)d files from you and takes at most %(max)d. Describe "
+            "the rest in your message; the CERT will ask if it needs them.")
+            % {"count": stored["files"], "max": limit["stored_files"]}})
+    if (stored["size"] or 0) + size > limit["stored_bytes"]:
+        raise ValidationError({"attachments": _(
+            "This report can take at most %(size)s of files from you, and these would go past "
+            "it. Send smaller files, or describe them in your message.")
+            % {"size": size_text(limit["stored_bytes"])}})
+
+
+def check_report(*, category: str, files=()) -> None:
+    """Refuse a report that submit_report would refuse, writing nothing, so that the page can
+    validate before it counts the post against the sender's allowance."""
     if category not in REPORT_CATEGORIES:
         raise ValidationError({"category": _("Choose what happened from the list.")})
     check_files(files)
+
+
+def submit_report(*, submission_key: str, category: str, title: str, description: str,
+                  files=(), reporter_language: str = "", **details) -> Submission:
+    """Create the incident for one public report, route it, attach its files and queue the
+    e-mails: the confirmation to the reporter (in `reporter_language`, the language of the form
+    they used) and the news to the CERT it was routed to. The same submission key twice gives the
+    first incident back. If anything fails, nothing is left behind: no incident and no stored
+    file."""
+    existing = Incident.objects.filter(submission_key=submission_key).first()
+    if existing is not None:
+        return Submission(existing, None, False)
+    check_report(category=category, files=files)
     _label, classification, incident_type = REPORT_CATEGORIES[category]
     owner = route(sector_id=getattr(details.get("sector"), "pk", None),
                   region=details.get("region", ""),
@@ -141,20 +175,21 @@ def submit_report(*, submission_key: str, category: str, title: str, description
                 classification=classification, incident_type=incident_type,
                 severity=Severity.MEDIUM if details.get("is_cii") else Severity.LOW,
                 source=Source.PUBLIC_FORM, submission_key=submission_key,
-                reporter_token_salt=salt, **details)
+                reporter_token_salt=salt, reporter_language=_known_language(reporter_language),
+                **details)
             token = derive_token(incident)
             Incident.objects.filter(pk=incident.pk).update(reporter_token_hash=hash_token(token))
             for upload in files:
                 upload.name = clean_filename(upload.name)
                 attachment = incident_attach(incident=incident, actor=None, uploaded_file=upload)
                 stored.append(attachment.file.name)
-            if incident.reporter_email:
-                # Through the outbox, so a retried delivery sends it once; the token itself is
-                # derived again when the e-mail is written, never stored.
-                Notification.objects.create(
-                    key=f"report_confirmation:{incident.pk}", incident=incident,
-                    kind=Notification.Kind.REPORT_CONFIRMATION, created_at=incident.reported_at)
-                transaction.on_commit(enqueue_delivery)
+            # Through the outbox, so a retried delivery sends each once; the token itself is
+            # derived again when the receipt is written, never stored.
+            if reporter_address(incident, Notification.Kind.REPORT_CONFIRMATION):
+                notify(Notification.Kind.REPORT_CONFIRMATION, incident, incident.reported_at,
+                        key=f"report_confirmation:{incident.pk}")
+            notify(Notification.Kind.NEW_REPORT, incident, incident.reported_at,
+                    key=f"new_report:{incident.pk}", cert=owner)
     except IntegrityError:
         _delete_files(stored)
         # The same form, sent twice at once: the other request created the incident.
@@ -185,21 +220,34 @@ def reporter_messages(incident: Incident):
     return Comment.objects.filter(incident=incident, reporter_visible=True).order_by("created_at")
 
 
-def add_follow_up(*, incident: Incident, message: str, files=()) -> None:
-    """The reporter adds information: a reporter-visible comment and files, all or nothing."""
+def check_follow_up(*, incident: Incident, message: str, files=()) -> None:
+    """Refuse a follow-up that add_follow_up would refuse, writing nothing, so that the page can
+    validate before it counts the post against the sender's allowance."""
     if not (message or "").strip() and not files:
         raise ValidationError({"message": _("Write a message or add a file.")})
-    check_files(files)
+    check_files(files, incident=incident)
+
+
+def add_follow_up(*, incident: Incident, message: str, files=()) -> None:
+    """The reporter adds information: a reporter-visible comment and files, all or nothing."""
+    check_follow_up(incident=incident, message=message, files=files)
     stored: list[str] = []
     try:
         with transaction.atomic():
+            added = []
             if (message or "").strip():
-                incident_comment(incident=incident, actor=None, body=message,
-                                 reporter_visible=True)
+                added.append(incident_comment(incident=incident, actor=None, body=message,
+                                              reporter_visible=True))
             for upload in files:
                 upload.name = clean_filename(upload.name)
-                stored.append(incident_attach(incident=incident, actor=None,
-                                              uploaded_file=upload).file.name)
+                added.append(incident_attach(incident=incident, actor=None, uploaded_file=upload))
+                stored.append(added[-1].file.name)
+            # One message per follow-up, to the CERT that owns the report now (issue 7,
+            # finding 8); what the reporter wrote is read in the portal, not in the e-mail.
+            first = added[0]
+            notify(Notification.Kind.REPORTER_FOLLOW_UP, incident, first.created_at,
+                    key=f"reporter_follow_up:{type(first).__name__.lower()}:{first.pk}",
+                    cert=incident.owner_cert)
     except BaseException:
         _delete_files(stored)
         raise
@@ -210,3 +258,9 @@ def _delete_files(names: list[str]) -> None:
 
     for name in names:
         default_storage.delete(name)
+
+
+def _known_language(code: str) -> str:
+    """`code` if the portal speaks it (settings.LANGUAGES), else the default language."""
+    known = {language for language, _name in settings.LANGUAGES}
+    return code if code in known else settings.LANGUAGE_CODE

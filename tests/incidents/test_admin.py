@@ -6,8 +6,11 @@ refresh_from_db, timeline events, rendered text and status codes.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -20,8 +23,11 @@ from incidents.models import (
     Comment,
     EventKind,
     Incident,
+    IncidentGroupObjectPermission,
     IncidentShare,
+    Notification,
     Observable,
+    OwnershipPeriod,
     Status,
     TimelineEvent,
 )
@@ -125,7 +131,7 @@ def test_changelist_is_forbidden_without_membership(certs, outsider, login, laho
     index = client.get(reverse("admin:index"))
     assert index.status_code == 200
     assert reverse(CHANGELIST).encode() not in index.content
-    assert client.get(change_url(lahore_incident.pk)).status_code == 403
+    assert client.get(change_url(lahore_incident.pk)).status_code == 404  # as if missing
     assert client.get(action_url(lahore_incident.pk, "comment")).status_code == 404
 
 
@@ -167,25 +173,13 @@ def test_detail_page_shows_reference_and_tlp_label(member, login, lahore_inciden
 
 def test_detail_page_answers_invisible_exactly_like_missing(certs, member, login):
     sindh_incident = make_incident(owner_cert=certs["sindh"], title="Sindh defacement")
-    missing_pk = Incident.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
     client = login(member("lahore", "handler"))
 
-    answers = []
-    for pk in (sindh_incident.pk, missing_pk):
-        response = client.get(change_url(pk))
-        assert response.status_code == 302
-        assert response["Location"] == reverse("admin:index")
-        followed = client.get(response["Location"])  # consumes the message
-        assert followed.status_code == 200
-        texts = [str(message) for message in followed.context["messages"]]
-        assert texts == [f"incident with ID “{pk}” doesn’t exist. Perhaps it was deleted?"]
-        content = followed.content.decode()
-        assert "doesn’t exist" in content
-        assert "Sindh defacement" not in content
-        assert sindh_incident.reference not in content
-        answers.append((response.status_code, response["Location"],
-                        texts[0].replace(str(pk), "<pk>")))
-    assert answers[0] == answers[1]
+    # 404, not Django's redirect to the index with "doesn't exist" (issue 7, finding 10); the
+    # DEBUG variants and the other pages are in the "No existence oracles" tests below.
+    text = assert_same_404(client, change_url, sindh_incident.pk, missing_pk(Incident))
+    assert "Sindh defacement" not in text
+    assert sindh_incident.reference not in text
 
 
 # Action links by role -------------------------------------------------------------------------
@@ -680,3 +674,145 @@ def test_the_admin_login_page_works_for_someone_not_signed_in(client, db):
     response = client.get("/admin/login/")
     assert response.status_code == 200
     assert 'name="username"' in response.content.decode()
+
+
+# No existence oracles (issue 7, finding 10) ---------------------------------------------------
+# Whatever a member may not see answers exactly like what does not exist: 404 with the same page,
+# with DEBUG on (whose pages say why) and off, on every admin path that takes an id.
+
+# The models whose rows belong to an incident, each with a way to find a row of an incident.
+INCIDENT_PARTS = [Comment, TimelineEvent, Observable, Attachment, IncidentShare, Notification,
+                  OwnershipPeriod, IncidentGroupObjectPermission]
+
+
+def incident_key(model) -> str:
+    return "content_object" if model is IncidentGroupObjectPermission else "incident"
+
+
+def same_page(body: bytes, url: str) -> str:
+    """The page without what differs from one request to the next: its own address and the CSRF
+    tokens."""
+    text = body.decode().replace(url, "<this address>").replace(url.lstrip("/"), "<this address>")
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]*"', 'name="csrfmiddlewaretoken"', text)
+
+
+def assert_same_404(client, url_of, invisible_pk, missing_pk, method="get", data=None):
+    answers = []
+    for pk in (invisible_pk, missing_pk):
+        response = getattr(client, method)(url_of(pk), data or {})
+        assert response.status_code == 404, (url_of(pk), response.status_code)
+        answers.append(same_page(response.content, url_of(pk)))
+    assert answers[0] == answers[1]
+    return answers[0]
+
+
+@pytest.fixture
+def furnished(certs, member, settings, tmp_path):
+    """A Lahore and a Sindh incident, each with a comment, an observable, a file, a share, an
+    assignment (and its notification), and an escalation (ownership periods)."""
+    from incidents.services import (
+        incident_add_observable,
+        incident_assign,
+        incident_attach,
+        incident_comment,
+        incident_escalate,
+        incident_share,
+    )
+
+    settings.MEDIA_ROOT = tmp_path
+
+    def furnish(slug):
+        handler = member(slug, "handler")
+        incident = make_incident(owner_cert=certs[slug], actor=handler, title=f"{slug} case")
+        incident_comment(incident=incident, actor=handler, body="Internal note")
+        incident_add_observable(incident=incident, actor=handler, type="domain",
+                                value=f"{slug}.evil.example")
+        incident_attach(incident=incident, actor=handler,
+                        uploaded_file=SimpleUploadedFile("log.txt", b"GET /login\n"))
+        incident_share(incident=incident, actor=handler, cert=certs["karachi"])
+        incident_assign(incident=incident, actor=handler, assignee=member(slug, "analyst"))
+        incident_escalate(incident=incident, actor=handler)
+        return incident
+
+    # A Lahore handler sees the first (as its earlier owner) and not the second.
+    return furnish("lahore"), furnish("rawalpindi")
+
+
+def missing_pk(model) -> int:
+    return (model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+
+
+def view_on_site_url(model, pk) -> str:
+    content_type = ContentType.objects.get_for_model(model)
+    return reverse("admin:view_on_site", args=[content_type.pk, pk])
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+@pytest.mark.parametrize("model", [Incident, *INCIDENT_PARTS], ids=lambda model: model.__name__)
+def test_view_on_site_answers_invisible_exactly_like_missing(settings, certs, member, login,
+                                                             furnished, model, debug):
+    settings.DEBUG = debug
+    visible_incident, invisible_incident = furnished
+    client = login(member("lahore", "handler"))
+
+    def row_of(incident):
+        if model is Incident:
+            return incident.pk
+        return model.objects.filter(**{incident_key(model): incident}).values_list(
+            "pk", flat=True).first()
+
+    visible, invisible = row_of(visible_incident), row_of(invisible_incident)
+    assert visible and invisible
+    page = assert_same_404(client, lambda pk: view_on_site_url(model, pk), invisible,
+                           missing_pk(model))
+    assert "rawalpindi" not in page.lower()
+    response = client.get(view_on_site_url(model, visible))
+    if model is Incident:
+        assert (response.status_code, response["Location"]) == (302, change_url(visible))
+    else:
+        assert response.status_code == 404  # parts have no page of their own
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+@pytest.mark.parametrize(("page", "visible_status"), [("change", 200), ("history", 200),
+                                                      ("delete", 403)])
+def test_change_history_and_delete_pages_answer_invisible_exactly_like_missing(
+        settings, certs, member, login, page, visible_status, debug):
+    settings.DEBUG = debug
+    visible = make_incident(owner_cert=certs["lahore"], title="Lahore phishing wave")
+    invisible = make_incident(owner_cert=certs["sindh"], title="Sindh defacement")
+    client = login(member("lahore", "handler"))
+
+    def url(pk):
+        return reverse(f"admin:incidents_incident_{page}", args=[pk])
+
+    text = assert_same_404(client, url, invisible.pk, missing_pk(Incident))
+    assert "Sindh defacement" not in text and invisible.reference not in text
+    assert client.get(url(visible.pk)).status_code == visible_status
+    assert client.get(url("not-a-number")).status_code == 404
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_action_pages_answer_invisible_exactly_like_missing(settings, certs, member, login,
+                                                           method, debug):
+    settings.DEBUG = debug
+    visible = make_incident(owner_cert=certs["lahore"])
+    invisible = make_incident(owner_cert=certs["sindh"])
+    client = login(member("lahore", "head"))
+
+    for action in ("comment", "escalate", "nonexistent"):
+        assert_same_404(client, lambda pk, action=action: action_url(pk, action), invisible.pk,
+                        missing_pk(Incident), method=method, data={"version": 1, "body": "x"})
+    assert client.get(action_url(visible.pk, "comment")).status_code == 200
+    assert not Comment.objects.exists()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["DEBUG off", "DEBUG on"])
+def test_download_answers_invisible_exactly_like_missing(settings, member, client, attachment,
+                                                         debug):
+    settings.DEBUG = debug
+    client.force_login(member("sindh", "head"))
+
+    assert_same_404(client, lambda pk: reverse("incidents:attachment_download", args=[pk]),
+                    attachment.pk, missing_pk(Attachment))

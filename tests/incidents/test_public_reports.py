@@ -220,10 +220,11 @@ def test_the_confirmation_email_is_queued_sent_once_and_its_token_opens_the_stat
     with django_capture_on_commit_callbacks(execute=True):
         incident, token = submit_and_receive(Client(), data)
 
-    [notification] = Notification.objects.filter(incident=incident)
-    assert notification.kind == Notification.Kind.REPORT_CONFIRMATION
+    # Other kinds (the news to the CERT) may be queued too: this test is about the reporter's.
+    [notification] = Notification.objects.filter(incident=incident,
+                                                 kind=Notification.Kind.REPORT_CONFIRMATION)
     assert notification.sent_at is None
-    assert queued_funcs() == [DELIVERY_TASK]
+    assert set(queued_funcs()) == {DELIVERY_TASK}
 
     # The token is stored nowhere in clear: only its SHA-256 is on the incident, and neither the
     # incident row, the notification row nor the queued task carries it.
@@ -231,8 +232,8 @@ def test_the_confirmation_email_is_queued_sent_once_and_its_token_opens_the_stat
     assert incident.reporter_token_hash == hashlib.sha256(token.encode()).hexdigest()
     row = Incident.objects.filter(pk=incident.pk).values().get()
     assert not [field for field, value in row.items() if token in str(value)]
-    assert not [field for field, value in Notification.objects.filter(pk=notification.pk)
-                .values().get().items() if token in str(value)]
+    for row in Notification.objects.filter(incident=incident).values():
+        assert not [field for field, value in row.items() if token in str(value)]
     for task in OrmQ.objects.all():
         assert token not in task.payload
         assert token not in repr(task.task)
@@ -240,8 +241,10 @@ def test_the_confirmation_email_is_queued_sent_once_and_its_token_opens_the_stat
     tasks.deliver_notifications()
     tasks.deliver_notifications()
 
-    [email] = mail.outbox
+    [email] = [message for message in mail.outbox if "reporter@example.org" in message.to]
     assert email.to == ["reporter@example.org"]
+    assert not [message for message in mail.outbox if message is not email
+                and token in message.body]
     assert incident.reference in email.subject
     assert incident.reference in email.body
     assert token in email.body
@@ -256,12 +259,12 @@ def test_the_confirmation_email_is_queued_sent_once_and_its_token_opens_the_stat
 
 def test_no_email_without_an_address(rules, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        incident, _token = submit_and_receive(Client(), report_data())
+        incident, token = submit_and_receive(Client(), report_data())
 
-    assert not Notification.objects.filter(incident=incident).exists()
-    assert queued_funcs() == []
+    assert not Notification.objects.filter(
+        incident=incident, kind=Notification.Kind.REPORT_CONFIRMATION).exists()
     tasks.deliver_notifications()
-    assert mail.outbox == []
+    assert not [message for message in mail.outbox if token in message.body]
 
 
 def test_the_receipt_shows_reference_and_token_once(rules):
@@ -506,6 +509,7 @@ def test_the_same_form_sent_twice_makes_one_incident(rules, media,
     data = report_data(reporter_email="reporter@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         incident, token = submit_and_receive(client, data, [png()])
+    notifications = Notification.objects.count()
 
     with django_capture_on_commit_callbacks(execute=True):
         again = submit(client, data, [png()])
@@ -515,7 +519,8 @@ def test_the_same_form_sent_twice_makes_one_incident(rules, media,
     assert Incident.objects.count() == 1
     assert Attachment.objects.count() == 1
     assert len(stored_files(media)) == 1
-    assert Notification.objects.count() == 1
+    assert Notification.objects.count() == notifications
+    assert Notification.objects.filter(kind=Notification.Kind.REPORT_CONFIRMATION).count() == 1
     assert "already received" in receipt
     assert incident.reference in receipt
     assert token not in receipt
@@ -554,15 +559,17 @@ def test_reports_are_rate_limited_but_showing_the_form_is_not(rules, settings):
         assert client.get(REPORT_URL).status_code == 200
 
     first = submit(client, report_data())
-    second = submit(client, report_data(title=""))
+    invalid = submit(client, report_data(title=""))  # comes back with errors: not counted
+    second = submit(client, report_data())
     third = submit(client, report_data())
 
     assert first.status_code == 302
-    assert second.status_code == 400
+    assert invalid.status_code == 400
+    assert second.status_code == 302
     assert third.status_code == 429
     assert int(third["Retry-After"]) > 0
     assert "Too many attempts" in third.content.decode()
-    assert Incident.objects.count() == 1
+    assert Incident.objects.count() == 2
     assert client.get(REPORT_URL).status_code == 200
 
 

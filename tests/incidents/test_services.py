@@ -436,7 +436,7 @@ def test_assign_to_someone_outside_the_owner_cert_is_refused(certs, member, cloc
         incident_assign(incident=lahore_incident, actor=member("lahore", "handler"),
                         assignee=stranger)
 
-    assert "is not a member of Lahore Metropolitan CERT" in (
+    assert "is not an active member of Lahore Metropolitan CERT" in (
         refused.value.message_dict["assignee"][0])
     assert snapshot(lahore_incident) == before
 
@@ -611,7 +611,7 @@ def test_escalate_hands_the_incident_to_the_parent(certs, member, clock, lahore_
     assert grants_by_cert(lahore_incident) == {
         "lahore": VIEW_COMMENT, "punjab": FULL, "government": VIEW_ONLY, "national": VIEW_ONLY}
     escalated = Notification.objects.get(incident=lahore_incident, kind="escalated")
-    assert (escalated.cert, escalated.roles) == (certs["punjab"], "head,handler")
+    assert (escalated.cert, escalated.user) == (certs["punjab"], None)
     assert DELIVERY_TASK in queued_funcs()
 
 
@@ -682,8 +682,8 @@ def test_refer_hands_the_incident_down_to_a_descendant(certs, member, clock,
         "national": VIEW_COMMENT, "cii": VIEW_ONLY, "banking": VIEW_ONLY,
         "example-bank-soc": FULL}
     referred = Notification.objects.get(incident=incident)
-    assert (referred.kind, referred.cert, referred.roles) == (
-        "referred", certs["example-bank-soc"], "head,handler")
+    assert (referred.kind, referred.cert, referred.user) == (
+        "referred", certs["example-bank-soc"], None)
     assert queued_funcs() == [DELIVERY_TASK]
 
 

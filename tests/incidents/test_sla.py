@@ -11,20 +11,23 @@ from smtplib import SMTPException
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import OrmQ, Schedule
 
 from incidents import notifications
-from incidents.models import EventKind, Incident, Notification, Status
+from incidents.models import EventKind, Incident, Notification, Status, TimelineEvent
 from incidents.services import (
     incident_assign,
     incident_change_severity,
     incident_escalate,
+    incident_refer,
     incident_transition,
 )
-from incidents.sla import run_sla_pass
+from incidents.sla import ACK_MISSED_REASON, run_sla_pass
 from incidents.tasks import deliver_notifications, sla_pass
+from organizations.models import Cert
 from tests.factories import make_incident
 from tests.incidents.support import (
     DELIVERY_TASK,
@@ -156,6 +159,106 @@ def test_the_scheduler_escalates_an_assigned_incident_and_unassigns_it(certs, st
     incident.refresh_from_db()
     assert (incident.owner_cert, incident.assignee) == (certs["punjab"], None)
     assert incident.version == version + 1  # a human holding the old copy gets a conflict
+
+
+# --- One hand-over for people and the scheduler (issue 7, finding 2) --------------------------
+
+def hand_over_rows(incident) -> dict:
+    """Every row a hand-over writes about `incident` (the incident, its ownership periods,
+    timeline, grants and notifications), without ids and the incident's own identity, so that
+    two incidents handed over alike compare equal."""
+    row = Incident.objects.filter(pk=incident.pk).values().get()
+    for own in ("id", "public_id", "reference"):
+        del row[own]
+    return {
+        "incident": row,
+        "ownership": [(slug, start, end) for slug, start, end in ownership_history(incident)],
+        "timeline": list(TimelineEvent.objects.filter(incident=incident).order_by("pk")
+                         .values_list("kind", "at", "actor", "old_value", "new_value", "reason")),
+        "grants": grants_by_cert(incident),
+        "notifications": [
+            {**{field: value for field, value in notification.items()
+                if field not in ("id", "incident_id")},
+             "key": re.sub(r"(?<=:)\d+", "<id>", notification["key"])}
+            for notification in Notification.objects.filter(incident=incident).order_by("pk")
+            .values()],
+    }
+
+
+def test_the_scheduler_and_the_escalate_service_write_identical_rows(certs, staff, clock):
+    handler, analyst = staff("lahore", "handler"), staff("lahore", "analyst")
+    twins = [make_incident(owner_cert=certs["lahore"], actor=handler, severity=3,
+                           title="Credential phishing against the district office")
+             for _ in range(2)]
+    for twin in twins:
+        incident_assign(incident=twin, actor=handler, assignee=analyst)
+    by_the_scheduler, by_the_service = twins
+    clock.set(by_the_service.ack_due_at + timedelta(minutes=5))
+
+    incident_escalate(incident=Incident.objects.get(pk=by_the_service.pk), actor=None,
+                      reason=ACK_MISSED_REASON)
+    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "escalated": 1}
+
+    rows = hand_over_rows(by_the_scheduler)
+    assert rows == hand_over_rows(by_the_service)
+    # ... and they are the rows of an escalation to Punjab, not two equal mistakes.
+    assert (rows["incident"]["owner_cert_id"], rows["incident"]["assignee_id"],
+            rows["incident"]["status"], rows["incident"]["version"]) == (
+        certs["punjab"].pk, None, Status.NEW, 3)  # created, assigned, escalated
+    assert rows["incident"]["ack_due_at"] == clock.now + timedelta(hours=4)  # High: 4 h
+    assert rows["ownership"] == [("lahore", T0, clock.now), ("punjab", clock.now, None)]
+    assert rows["timeline"][-1] == (EventKind.ESCALATED, clock.now, None, "LHR-CERT", "PB-CERT",
+                                    ACK_MISSED_REASON)
+    assert rows["grants"]["punjab"] == FULL and rows["grants"]["lahore"] == VIEW_COMMENT
+    assert [(n["kind"], n["cert_id"], n["key"]) for n in rows["notifications"]] == [
+        ("assigned", None, "assigned:<id>"),
+        ("escalated", certs["punjab"].pk, "escalated:<id>:v3")]
+
+
+def test_escalate_refer_and_the_scheduler_all_call_the_one_hand_over_write(certs, staff, clock,
+                                                                          monkeypatch):
+    from incidents.services import handover
+
+    calls, real_write = [], handover.hand_over
+
+    def recorded(**arguments):
+        calls.append((arguments["kind"], arguments["actor"], arguments["reason"],
+                      [(incident.pk, to.slug) for incident, to in arguments["moves"]]))
+        return real_write(**arguments)
+
+    monkeypatch.setattr(handover, "hand_over", recorded)
+    handler = staff("lahore", "handler")
+    by_hand, by_the_scheduler = (make_incident(owner_cert=certs["lahore"], actor=handler)
+                                 for _ in range(2))
+    clock.advance(minutes=1)
+    incident_escalate(incident=by_hand, actor=handler, reason="needs the province")
+    incident_refer(incident=by_hand, actor=staff("punjab", "handler"), to_cert=certs["lahore"])
+    run_sla_pass(now=by_the_scheduler.ack_due_at)
+
+    assert calls == [
+        (EventKind.ESCALATED, handler, "needs the province", [(by_hand.pk, "punjab")]),
+        (EventKind.REFERRED, staff("punjab", "handler"), "Referred", [(by_hand.pk, "lahore")]),
+        (EventKind.ESCALATED, None, ACK_MISSED_REASON, [(by_the_scheduler.pk, "punjab")]),
+    ]
+
+
+def test_the_scheduler_never_hands_over_to_an_inactive_cert_as_the_service_refuses_to(
+        certs, staff, clock):
+    # Registry rules keep a CERT with active children active; a repair or an import that left it
+    # inactive must not make the scheduler hand incidents to a CERT nobody works in.
+    incident = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"))
+    Cert.objects.filter(pk=certs["punjab"].pk).update(is_active=False)
+    clock.set(incident.ack_due_at + timedelta(minutes=1))
+
+    with pytest.raises(ValidationError, match="is not active"):
+        incident_escalate(incident=Incident.objects.get(pk=incident.pk), actor=None,
+                          reason=ACK_MISSED_REASON)
+    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+
+    incident.refresh_from_db()
+    assert (incident.owner_cert, incident.version) == (certs["lahore"], 1)
+    assert events(incident, EventKind.ESCALATED) == []
+    assert not Notification.objects.filter(kind="escalated").exists()
 
 
 # --- At the root -----------------------------------------------------------------------------
@@ -391,7 +494,7 @@ def test_delivering_twice_sends_each_email_once(two_notifications):
 
 
 def test_a_failed_send_is_left_for_the_retry_and_sent_once_by_it(two_notifications,
-                                                                 monkeypatch):
+                                                                 monkeypatch, clock):
     assignment, escalation = two_notifications
     real_send_mail, attempts = notifications.send_mail, []
 
@@ -403,14 +506,19 @@ def test_a_failed_send_is_left_for_the_retry_and_sent_once_by_it(two_notificatio
 
     monkeypatch.setattr(notifications, "send_mail", fails_once)
 
-    with pytest.raises(RuntimeError, match="will be retried: assigned:.*relay unavailable"):
-        deliver_notifications()
+    # The task does not raise (django-q2 would retry the whole task for ever): the outbox
+    # records the failure and when to try again (issue 7, finding 4).
+    assert deliver_notifications() == 1
 
-    # The others were still tried and sent; the failed one is unclaimed for the retry.
+    # The others were still tried and sent; the failed one is unclaimed and waits a minute.
     assert [email.to for email in mail.outbox] == [emails_of("punjab", "head", "handler")]
     assignment.refresh_from_db()
     assert (assignment.claimed_at, assignment.sent_at) == (None, None)
+    assert (assignment.attempts, assignment.next_attempt_at) == (1, clock.now + timedelta(minutes=1))
+    assert "relay unavailable" in assignment.last_error
+    assert deliver_notifications() == 0
 
+    clock.advance(minutes=1)
     assert deliver_notifications() == 1
     assert deliver_notifications() == 0
     assert [email.to for email in mail.outbox] == [

@@ -1,4 +1,6 @@
+import inspect
 import itertools
+import re
 
 import pytest
 from django import forms
@@ -21,8 +23,54 @@ def test_labels_are_exactly_those_of_tlp_2():
     ]
 
 
-def test_incidents_default_to_amber():
-    assert tlp.DEFAULT_INCIDENT_TLP == "TLP:AMBER"
+# --- The default label of incidents (issue 7, finding 11) -------------------------------------
+# DOMAIN.md §2: "Incidents default to TLP:AMBER". Each place that gives an incident its label when
+# nobody chose one is asked here; each must be the one constant, and the constant must be AMBER.
+
+def test_the_default_incident_label_is_amber():
+    assert tlp.DEFAULT_INCIDENT_TLP == Tlp.AMBER == "TLP:AMBER"
+
+
+def test_the_model_the_service_and_the_staff_form_default_to_the_constant():
+    from incidents.forms import IncidentCreateForm
+    from incidents.models import Incident
+    from incidents.services import incident_create
+
+    assert Incident._meta.get_field("tlp").default == tlp.DEFAULT_INCIDENT_TLP
+    assert inspect.signature(incident_create).parameters["tlp"].default == \
+        tlp.DEFAULT_INCIDENT_TLP
+    assert IncidentCreateForm.base_fields["tlp"].initial == tlp.DEFAULT_INCIDENT_TLP
+
+
+@pytest.mark.django_db
+def test_an_incident_opened_without_a_label_gets_the_default(certs):
+    from incidents.services import incident_create
+
+    incident = incident_create(actor=None, owner_cert=certs["lahore"], title="No label chosen",
+                               classification="fraud", incident_type="phishing")
+
+    incident.refresh_from_db()
+    assert incident.tlp == "TLP:AMBER"
+
+
+@pytest.mark.django_db
+def test_a_report_sent_through_the_public_form_is_labelled_amber(certs):
+    from django.test import Client
+
+    from incidents.models import Incident, Source
+
+    client = Client()
+    page = client.get("/report/").content.decode()
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+
+    response = client.post("/report/", {
+        "submission_key": key, "category": "phishing", "title": "Fake bank SMS",
+        "description": "An SMS pretending to be my bank asked for my PIN.",
+    })
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    incident = Incident.objects.get(submission_key=key)
+    assert (incident.source, incident.tlp) == (Source.PUBLIC_FORM, "TLP:AMBER")
 
 
 def test_strictness_order():

@@ -7,6 +7,28 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 
+def base_url_for(addr: str) -> str:
+    """The address to put in e-mail links for a portal served on `addr` (runserver's syntax:
+    "port", "host:port" or "[v6]:port"). A wildcard host is served on every interface; the
+    local one is the one address sure to reach it."""
+    host, sep, port = addr.rpartition(":")
+    if not sep:
+        host, port = "", addr
+    if host in ("", "0", "0.0.0.0", "[::]"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}"
+
+
+def child_environment(addr: str) -> dict[str, str]:
+    """The environment of the two children: ours, plus PORTAL_BASE_URL for the address we serve
+    on unless the environment (or .env, read by the settings already) sets it. Both children
+    need it: the web server writes no e-mail, the worker does."""
+    env = dict(os.environ)
+    if not env.get("PORTAL_BASE_URL"):
+        env["PORTAL_BASE_URL"] = base_url_for(addr)
+    return env
+
+
 def _default_sigint():
     # A child inherits an ignored SIGINT (e.g. when make was started in the background); give it
     # back the default so that the stop signal we forward takes effect.
@@ -36,11 +58,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         # Each child leads its own process group, so that stopping it also reaches the worker
         # processes that qcluster forks.
+        env = child_environment(addr)
         children = [
             ("worker", subprocess.Popen([*manage, "qcluster"], preexec_fn=_default_sigint,
-                                        start_new_session=True)),
+                                        start_new_session=True, env=env)),
             ("web server", subprocess.Popen([*manage, "runserver", addr, "--noreload"],
-                                            preexec_fn=_default_sigint, start_new_session=True)),
+                                            preexec_fn=_default_sigint, start_new_session=True,
+                                            env=env)),
         ]
         self.stdout.write(f"Portal on http://{addr}/ with its background worker. "
                           "Press Ctrl-C to stop both.")
