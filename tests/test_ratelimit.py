@@ -1,10 +1,7 @@
 """Rate limits of the public writes: django-ratelimit counting, our client-address rules and
 key, rates from settings, and the 429 page."""
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -24,8 +21,8 @@ from cert_portal.ratelimit import (
     peek,
     too_many_requests,
 )
+from tests import startup
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 # A moment at the start of an hour window.
 HOUR_START = 1_800_000_000 - 1_800_000_000 % 3600
 
@@ -280,21 +277,11 @@ def test_too_many_requests_says_one_minute_in_the_singular():
 # --- The settings, started the way manage.py starts them -----------------------------------
 
 def start_django(**variables: str) -> subprocess.CompletedProcess:
-    """Import cert_portal.settings in a fresh interpreter with only `variables` set, then print
-    the rate-limit and cache settings."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(PROJECT_DIR),
-        "DJANGO_SETTINGS_MODULE": "cert_portal.settings",
-        "CERT_PORTAL_ENV_FILE": os.devnull,
-        "DEBUG": "1",
-        **variables,
-    }
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(s.REPORT_RATE_LIMIT, s.STATUS_RATE_LIMIT, s.TRUSTED_PROXY_COUNT, "
-            "s.CACHES['default']['BACKEND'])")
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=60)
+    """The real settings with only `variables` set (DEBUG on unless given); prints the rate-limit
+    and cache settings."""
+    return startup.start_django(
+        "settings.REPORT_RATE_LIMIT, settings.STATUS_RATE_LIMIT, settings.TRUSTED_PROXY_COUNT, "
+        "settings.CACHES['default']['BACKEND']", **{"DEBUG": "1", **variables})
 
 
 @pytest.mark.parametrize("name, value", [

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from incidents.models import Incident
+from tests import startup
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 MiB = 2**20
 
 
@@ -94,17 +91,7 @@ def test_a_body_at_the_maximum_is_let_through(settings):
 
 
 def start_django(**variables: str) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(PROJECT_DIR),
-        "DJANGO_SETTINGS_MODULE": "cert_portal.settings",
-        "CERT_PORTAL_ENV_FILE": os.devnull,
-        "DEBUG": "1",
-        **variables,
-    }
-    code = "import django; django.setup(); from django.conf import settings as s; print(s.REQUEST_MAX_BYTES)"
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=60)
+    return startup.start_django("settings.REQUEST_MAX_BYTES", **{"DEBUG": "1", **variables})
 
 
 def test_the_maximum_follows_the_attachment_limits_plus_a_margin():

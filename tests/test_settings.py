@@ -3,16 +3,12 @@
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from cert_portal.env import env_bool, env_database, env_int, load_dotenv
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
+from tests import startup
 
 # --- The helpers of cert_portal/env.py -------------------------------------------------------
 
@@ -168,19 +164,8 @@ def test_load_dotenv_without_the_file_does_nothing(tmp_path, clean_dotenv_keys):
 # --- The real settings module, started the way manage.py starts it ---------------------------
 
 def start_django(**variables: str) -> subprocess.CompletedProcess:
-    """Import cert_portal.settings in a fresh interpreter with only `variables` set, then print
-    the background-task settings as JSON."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(PROJECT_DIR),
-        "DJANGO_SETTINGS_MODULE": "cert_portal.settings",
-        "CERT_PORTAL_ENV_FILE": os.devnull,
-        **variables,
-    }
-    code = ("import json, django; django.setup(); from django.conf import settings; "
-            "print(json.dumps(settings.Q_CLUSTER))")
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=60)
+    """The real settings with only `variables` set; prints the background-task settings as JSON."""
+    return startup.start_django("json.dumps(settings.Q_CLUSTER)", **variables)
 
 
 def assert_refused(result: subprocess.CompletedProcess, *names: str) -> None:
@@ -242,13 +227,7 @@ def test_start_up_with_redis_url_uses_redis_as_task_broker():
 # --- PORTAL_BASE_URL: where the links in e-mails point (issue 7, finding 8) -------------------
 
 def start_django_printing(setting: str, **variables: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(PROJECT_DIR),
-           "DJANGO_SETTINGS_MODULE": "cert_portal.settings", "CERT_PORTAL_ENV_FILE": os.devnull,
-           **variables}
-    code = ("import django; django.setup(); from django.conf import settings; "
-            f"print(settings.{setting})")
-    return subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=60)
+    return startup.start_django(f"settings.{setting}", **variables)
 
 
 def test_start_up_without_debug_and_without_portal_base_url_fails_naming_it():

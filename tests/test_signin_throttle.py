@@ -5,20 +5,17 @@ right password gets the lock-out page (429, saying when to try again and whom to
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
+from tests import startup
 from tests.factories import UserFactory
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 LOGIN_URL = "/admin/login/"
 PASSWORD = "correct horse battery staple"
 ATTACKER = "198.51.100.66"
@@ -143,11 +140,7 @@ def test_a_forged_forwarded_for_does_not_dodge_the_lock(staff, settings):
 
 
 def manage(*args: str, **variables: str) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(PROJECT_DIR),
-           "DJANGO_SETTINGS_MODULE": "cert_portal.settings", "CERT_PORTAL_ENV_FILE": os.devnull,
-           "DEBUG": "1", **variables}
-    return subprocess.run([sys.executable, "manage.py", *args], env=env, cwd=PROJECT_DIR,
-                          capture_output=True, text=True, timeout=120)
+    return startup.manage(*args, **{"DEBUG": "1", **variables})
 
 
 @pytest.mark.parametrize("variables", [{}, {"REDIS_URL": "redis://127.0.0.1:6399/3"}])

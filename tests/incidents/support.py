@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from django.core import mail
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -90,3 +91,21 @@ def bulk_incidents(owner, count: int, *, tag: str, ack_due: datetime, resolve_du
     ids = [incident.pk for incident in incidents]
     sync_grants(ids)
     return ids
+
+
+# Members made by the `member` fixture (tests/incidents/conftest.py) have addresses in this domain.
+STAFF_DOMAIN = "@t.example"
+
+
+def emails_of(slug: str, *roles: str) -> list[str]:
+    """The addresses of the `member` fixture's users of CERT `slug` in `roles`, sorted."""
+    return sorted(f"{slug}.{role}{STAFF_DOMAIN}" for role in roles)
+
+
+def new_mail() -> list:
+    """Deliver the outbox and return the e-mails this delivery sent."""
+    from incidents.tasks import deliver_notifications
+
+    already = len(mail.outbox)
+    deliver_notifications()
+    return mail.outbox[already:]

@@ -34,7 +34,6 @@ from incidents.sla import run_sla_pass
 from tests.factories import make_incident
 from tests.incidents.support import (
     T0,
-    FrozenClock,
     bulk_incidents,
     events,
     grants_by_cert,
@@ -48,11 +47,6 @@ pytestmark = [
 ]
 
 WAIT = 30  # seconds a thread may wait for the others before the test fails instead of hanging
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return FrozenClock(monkeypatch)
 
 
 class Outcome:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import timedelta
+from io import StringIO
 from smtplib import SMTPException
 
 import pytest
@@ -41,30 +42,10 @@ from incidents.tasks import deliver_notifications
 from organizations.models import Membership
 from organizations.services import membership_remove
 from tests.factories import make_incident
-from tests.incidents.support import T0, FrozenClock, events
+from tests.incidents.support import STAFF_DOMAIN, T0, emails_of, events, new_mail
 
 TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 ROLES = ("head", "handler", "analyst", "liaison")
-STAFF_DOMAIN = "@t.example"
-
-
-class _Null:
-    def write(self, text):
-        pass
-
-    def flush(self):
-        pass
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return FrozenClock(monkeypatch)
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path)
-    return tmp_path
 
 
 @pytest.fixture
@@ -74,17 +55,6 @@ def staff(member):
         for role in ROLES:
             member(slug, role)
     return member
-
-
-def emails_of(slug: str, *roles: str) -> list[str]:
-    return sorted(f"{slug}.{role}{STAFF_DOMAIN}" for role in roles)
-
-
-def new_mail() -> list:
-    """Deliver the outbox and return the e-mails this delivery sent."""
-    already = len(mail.outbox)
-    deliver_notifications()
-    return mail.outbox[already:]
 
 
 def addresses(emails) -> list[str]:
@@ -209,7 +179,7 @@ def test_a_title_of_only_control_characters_is_refused(certs, staff):
 
 
 def test_a_public_report_with_a_crlf_title_still_emails_staff(certs, staff, media):
-    call_command("load_routing_rules", stdout=_Null())
+    call_command("load_routing_rules", stdout=StringIO())
     response = Client().post("/report/", public_report(
         title="Fake bank SMS\r\nBcc: everyone@example.org"))
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -367,7 +337,7 @@ def public_report(**overrides) -> dict:
 @pytest.fixture
 def routed(certs, staff, media):
     """Routing rules loaded; a report about the banking sector goes to the banking CERT."""
-    call_command("load_routing_rules", stdout=_Null())
+    call_command("load_routing_rules", stdout=StringIO())
     from organizations.models import Sector
 
     return {"banking": str(Sector.objects.get(slug="banking").pk)}
@@ -594,7 +564,7 @@ def test_every_kind_reaches_exactly_who_may_view_in_every_relation_and_label(
 @pytest.mark.parametrize("tlp", TLPS)
 def test_the_real_flows_send_staff_messages_only_to_who_may_view(certs, staff, clock, media, tlp):
     """Each kind, made by the services and the SLA pass as they run, under each label."""
-    call_command("load_routing_rules", stdout=_Null())
+    call_command("load_routing_rules", stdout=StringIO())
     client = Client()
     reported, _token = report_through_the_form(client, reporter_email="citizen@example.org",
                                                reporter_consents_to_contact="on")
@@ -718,7 +688,7 @@ def test_run_portal_passes_its_address_to_both_children_unless_set(monkeypatch, 
         monkeypatch.setenv("PORTAL_BASE_URL", preset)
 
     with pytest.raises(CommandError, match="stopped"):
-        call_command("run_portal", "--addr", "127.0.0.1:8123", stdout=_Null())
+        call_command("run_portal", "--addr", "127.0.0.1:8123", stdout=StringIO())
 
     assert [args[-1] if "qcluster" in args else args[-2] for args, _ in started] == [
         "qcluster", "127.0.0.1:8123"]

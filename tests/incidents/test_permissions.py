@@ -752,12 +752,6 @@ def handed_over(certs, member):
     return incident
 
 
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
 @pytest.mark.parametrize("call_name", SERVICE_CALLS)
 def test_each_service_call_by_each_persona(certs, member, personas, handed_over, media, call_name):
     """Every persona, on the same incident (each call is rolled back): who may not see it gets

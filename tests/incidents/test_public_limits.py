@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import Client
 
 from incidents import access
@@ -21,7 +19,6 @@ from tests.incidents.support import T0, FrozenClock
 from tests.incidents.test_public_reports import (
     REPORT_URL,
     STATUS_URL,
-    _Null,
     assert_error_tied,
     open_status,
     png,
@@ -32,20 +29,6 @@ from tests.incidents.test_public_reports import (
 )
 
 SECOND_CLIENT = "203.0.113.50"
-
-
-@pytest.fixture
-def media(settings, tmp_path) -> Path:
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
-@pytest.fixture
-def rules(certs, media):
-    call_command("load_routing_rules", stdout=_Null())
-    return certs
 
 
 def exe() -> SimpleUploadedFile:

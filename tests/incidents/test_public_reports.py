@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 from django.contrib.sessions.models import Session
 from django.core import mail
-from django.core.cache import cache
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.test import Client
 from django_q.models import OrmQ
 
@@ -45,35 +43,6 @@ PDF = b"%PDF-1.4\n% a small document\n"
 REPORT_URL = "/report/"
 RECEIVED_URL = "/report/received/"
 STATUS_URL = "/report/status/"
-
-
-class _Null:
-    def write(self, text):
-        pass
-
-    def flush(self):
-        pass
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def media(settings, tmp_path) -> Path:
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
-@pytest.fixture
-def rules(certs, media):
-    call_command("load_routing_rules", stdout=_Null())
-    return certs
 
 
 def stored_files(root: Path) -> list[Path]:

@@ -51,7 +51,6 @@ from tests.incidents.support import (
     T0,
     VIEW_COMMENT,
     VIEW_ONLY,
-    FrozenClock,
     events,
     grants_by_cert,
     ownership_history,
@@ -76,11 +75,6 @@ PATH_TO = {
     NEW: [], ACK: [ACK], WIP: [ACK, WIP], RESOLVED: [ACK, RESOLVED],
     CLOSED: [ACK, RESOLVED, CLOSED], REJECTED: [REJECTED],
 }
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    return FrozenClock(monkeypatch)
 
 
 @pytest.fixture
@@ -823,12 +817,6 @@ def test_a_liaison_cannot_add_observables(certs, member, clock, lahore_incident)
 # --- Attachments -----------------------------------------------------------------------------
 
 PDF = b"%PDF-1.7\n" + b"0" * 3000 + b"\n%%EOF\n"
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 def stored_files(root) -> list:

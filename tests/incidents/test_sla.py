@@ -35,10 +35,11 @@ from tests.incidents.support import (
     T0,
     VIEW_COMMENT,
     VIEW_ONLY,
-    FrozenClock,
     bulk_incidents,
+    emails_of,
     events,
     grants_by_cert,
+    new_mail,
     ownership_history,
     queued_funcs,
 )
@@ -50,28 +51,12 @@ NOTHING = {"escalated": 0, "alerted_at_root": 0, "resolution_missed": 0}
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    return FrozenClock(monkeypatch)
-
-
-@pytest.fixture
 def staff(member):
     """A head, a handler and an analyst in every CERT these tests use."""
     for slug in [*CHAIN, "rawalpindi"]:
         for role in ("head", "handler", "analyst"):
             member(slug, role)
     return member
-
-
-def emails_of(slug: str, *roles: str) -> list[str]:
-    return sorted(f"{slug}.{role}@t.example" for role in roles)
-
-
-def new_mail() -> list:
-    """Deliver the outbox and return the e-mails this delivery sent."""
-    already = len(mail.outbox)
-    deliver_notifications()
-    return mail.outbox[already:]
 
 
 # --- Escalation along the chain --------------------------------------------------------------
