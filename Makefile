@@ -71,7 +71,8 @@ run: $(STAMP_RUN) $(ENV_FILE)
 	$(VENV_PY) manage.py compile_translations
 	$(VENV_PY) manage.py migrate --noinput
 	$(VENV_PY) manage.py collectstatic --noinput
-	$(VENV_PY) manage.py load_national_structure --demo
+# The demo logins are printed with the address this target serves on.
+	PORTAL_BASE_URL=http://$(ADDR) $(VENV_PY) manage.py load_national_structure --demo
 	$(VENV_PY) manage.py load_routing_rules
 	$(VENV_PY) manage.py load_demo_incidents
 	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)

@@ -351,3 +351,13 @@ def test_check_registry_repair_groups_puts_members_back_in_their_groups(db):
 
     assert "Made 1 group membership changes." in output
     assert member.groups.filter(pk=lahore.group_id).exists()
+
+
+def test_the_demo_logins_name_the_address_the_portal_serves_on(registry, settings):
+    # `make run ADDR=...` passes its address as PORTAL_BASE_URL to this command.
+    settings.PORTAL_BASE_URL = "http://127.0.0.1:8765/"
+
+    output = run("load_national_structure", "--demo")
+
+    assert "Demo logins for http://127.0.0.1:8765/admin/ " in output
+    assert "8000" not in output

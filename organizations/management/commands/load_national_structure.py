@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -97,7 +98,7 @@ class Command(BaseCommand):
 
     def _print_logins(self, rows) -> None:
         width = max(len(username) for username, _, _ in rows)
-        self.stdout.write("\nDemo logins for http://127.0.0.1:8000/admin/ "
+        self.stdout.write(f"\nDemo logins for {settings.PORTAL_BASE_URL.rstrip('/')}/admin/ "
                           "(new passwords are shown only now):")
         for username, where, password in rows:
             self.stdout.write(f"  {username:<{width}}  {password:<18}  {where}")
