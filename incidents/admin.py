@@ -327,6 +327,8 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["incident", "cert"]
     search_fields = ["key"]
     ordering = ["-created_at", "-pk"]
+    # The outbox keeps every message ever sent: no second COUNT of all of it on every page.
+    show_full_result_count = False
     fields = readonly_fields = ["key", "kind", "incident_reference", "cert", "user",
                                 "created_at", "claimed_at", "attempts", "next_attempt_at",
                                 "sent_at", "recipients", "failed_at", "last_error"]
