@@ -187,9 +187,9 @@ def submit_report(*, submission_key: str, category: str, title: str, description
             # derived again when the receipt is written, never stored.
             if reporter_address(incident, Notification.Kind.REPORT_CONFIRMATION):
                 notify(Notification.Kind.REPORT_CONFIRMATION, incident, incident.reported_at,
-                        key=f"report_confirmation:{incident.pk}")
+                       key=f"report_confirmation:{incident.pk}")
             notify(Notification.Kind.NEW_REPORT, incident, incident.reported_at,
-                    key=f"new_report:{incident.pk}", cert=owner)
+                   key=f"new_report:{incident.pk}", cert=owner)
     except IntegrityError:
         _delete_files(stored)
         # The same form, sent twice at once: the other request created the incident.
@@ -246,8 +246,8 @@ def add_follow_up(*, incident: Incident, message: str, files=()) -> None:
             # finding 8); what the reporter wrote is read in the portal, not in the e-mail.
             first = added[0]
             notify(Notification.Kind.REPORTER_FOLLOW_UP, incident, first.created_at,
-                    key=f"reporter_follow_up:{type(first).__name__.lower()}:{first.pk}",
-                    cert=incident.owner_cert)
+                   key=f"reporter_follow_up:{type(first).__name__.lower()}:{first.pk}",
+                   cert=incident.owner_cert)
     except BaseException:
         _delete_files(stored)
         raise

@@ -47,7 +47,7 @@ def notify(kind, incident, at, *, key: str, cert=None, user=None) -> None:
     it is about; who among them receives it (which roles, and whether they may view the incident
     at all) is decided at delivery by incidents.access.message_recipients."""
     record_notifications([Notification(key=key, kind=kind, incident=incident, cert=cert,
-                                        user=user, created_at=at)])
+                                       user=user, created_at=at)])
 
 
 def record_notifications(notifications: list[Notification]) -> None:

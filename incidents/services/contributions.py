@@ -43,12 +43,12 @@ def incident_comment(*, incident: Incident, actor, body: str, reporter_visible: 
         comment = Comment.objects.create(incident=incident, author=actor, body=body.strip(),
                                          reporter_visible=reporter_visible, created_at=now)
         add_event(incident, EventKind.COMMENT, actor, now,
-               new="reporter-visible" if reporter_visible else "internal")
+                  new="reporter-visible" if reporter_visible else "internal")
         if (actor is not None and reporter_visible
                 and reporter_address(incident, Notification.Kind.REPORTER_REPLY)):
             # A CERT wrote to the reporter, who consented to be told (issue 7, finding 8).
             notify(Notification.Kind.REPORTER_REPLY, incident, now,
-                    key=f"reporter_reply:{comment.pk}")
+                   key=f"reporter_reply:{comment.pk}")
     return comment
 
 
@@ -105,7 +105,7 @@ def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
             attachment.file.save(name, uploaded_file, save=False)
             attachment.save()
             add_event(incident, EventKind.ATTACHMENT, actor, now,
-                   new=f"{name} ({size:,} bytes, sha256 {attachment.sha256[:12]}…)")
+                      new=f"{name} ({size:,} bytes, sha256 {attachment.sha256[:12]}…)")
     except BaseException:
         if attachment.file.name:
             attachment.file.storage.delete(attachment.file.name)

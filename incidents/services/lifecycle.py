@@ -130,7 +130,7 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
         incident.save()
         OwnershipPeriod.objects.create(incident=incident, cert=owner_cert, started_at=now)
         add_event(incident, EventKind.CREATED, actor, now, new=owner_cert.short_name,
-               reason=f"Source: {incident.get_source_display()}")
+                  reason=f"Source: {incident.get_source_display()}")
         Observable.objects.bulk_create(
             [Observable(incident=incident, type=kind, value=value, created_at=now, added_by=actor)
              for kind, value in extract(f"{title}\n{description}")],
@@ -169,7 +169,7 @@ def incident_transition(*, incident: Incident, actor, to_status: str, reason: st
     with transaction.atomic():
         write_incident(incident, **changes)
         add_event(incident, EventKind.STATUS, actor, now, old=old,
-               new=incident.get_status_display(), reason=reason)
+                  new=incident.get_status_display(), reason=reason)
     return incident
 
 
@@ -192,7 +192,7 @@ def incident_assign(*, incident: Incident, actor, assignee) -> Incident:
         event = add_event(incident, EventKind.ASSIGNED, actor, now, old=old, new=str(assignee or ""))
         if assignee is not None and assignee != actor:
             notify(Notification.Kind.ASSIGNED, incident, now, key=f"assigned:{event.pk}",
-                    user=assignee)
+                   user=assignee)
     return incident
 
 
@@ -218,7 +218,7 @@ def incident_change_severity(*, incident: Incident, actor, severity: int, reason
     with transaction.atomic():
         write_incident(incident, **changes)
         add_event(incident, EventKind.SEVERITY, actor, now, old=old,
-               new=incident.get_severity_display(), reason=reason)
+                  new=incident.get_severity_display(), reason=reason)
     return incident
 
 
