@@ -65,7 +65,8 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
     if not incident_ids:
         return 0, 0
     incidents = list(Incident.objects.filter(pk__in=incident_ids)
-                     .values_list("pk", "tlp", "owner_cert__path"))
+                     .values_list("pk", "tlp", "owner_cert__path", "reported_at"))
+    reported_at = {incident_id: reported for incident_id, _, _, reported in incidents}
     earlier: dict[int, set[int]] = {}
     for incident_id, cert_id in (OwnershipPeriod.objects
                                  .filter(incident_id__in=incident_ids, ended_at__isnull=False)
@@ -77,7 +78,7 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
         shared.setdefault(incident_id, set()).add(cert_id)
 
     wanted: set[tuple[int, int, str]] = set()  # (incident, cert, codename)
-    for incident_id, tlp, owner_path in incidents:
+    for incident_id, tlp, owner_path, _ in incidents:
         path_ids = [int(part) for part in owner_path.split("/") if part]
         for cert_id, codenames in derive_grants(
             owner_path_ids=path_ids, earlier_owner_ids=earlier.get(incident_id, ()),
@@ -102,7 +103,8 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
             IncidentGroupObjectPermission.objects.filter(pk__in=to_remove).delete()
         IncidentGroupObjectPermission.objects.bulk_create([
             IncidentGroupObjectPermission(content_object_id=incident_id, group_id=group_id,
-                                          permission_id=permission_id)
+                                          permission_id=permission_id,
+                                          incident_reported_at=reported_at[incident_id])
             for incident_id, group_id, permission_id in to_add
         ])
     return len(to_add), len(to_remove)
