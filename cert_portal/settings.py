@@ -208,6 +208,19 @@ if Q_CLUSTER["timeout"] * 2 > Q_CLUSTER["retry"]:
         f"Q_TIMEOUT={Q_CLUSTER['timeout']} must be at most half of Q_RETRY={Q_CLUSTER['retry']}, "
         "or a task still running would be delivered a second time."
     )
+# The SLA pass (incidents/sla.py) commits every SLA_PASS_CHUNK incidents and, once it has run for
+# SLA_PASS_TIME_BUDGET_SECONDS, stops between chunks and queues its own follow-up, so that a
+# backlog drains in several tasks instead of one the worker kills at Q_TIMEOUT and starts over.
+# A third of the timeout leaves room for the chunk that overruns the budget and a slow database.
+SLA_PASS_CHUNK = env_int("SLA_PASS_CHUNK", 1000, minimum=1)
+SLA_PASS_TIME_BUDGET_SECONDS = env_int("SLA_PASS_TIME_BUDGET_SECONDS",
+                                       max(1, Q_CLUSTER["timeout"] // 3), minimum=1)
+if SLA_PASS_TIME_BUDGET_SECONDS >= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured(
+        f"SLA_PASS_TIME_BUDGET_SECONDS={SLA_PASS_TIME_BUDGET_SECONDS} must be below "
+        f"Q_TIMEOUT={Q_CLUSTER['timeout']} (a third of it is the default): lower it or raise "
+        "Q_TIMEOUT, or the worker stops the SLA pass before it is done and it starts over for ever."
+    )
 
 # Cache, used for rate limits. LocMemCache counts per server process: with several processes each
 # allows the full rate. With REDIS_URL every process shares one cache, so a limit is global.

@@ -197,6 +197,15 @@ def test_start_up_with_a_task_timeout_too_close_to_the_retry_fails_naming_both()
                    "Q_TIMEOUT=200", "Q_RETRY=300")
 
 
+def test_the_sla_pass_budget_is_a_third_of_the_task_timeout_and_must_stay_below_it():
+    default = start_django_printing("SLA_PASS_TIME_BUDGET_SECONDS", DEBUG="1", Q_TIMEOUT="90",
+                                    Q_RETRY="300")
+    assert (default.returncode, default.stdout.strip()) == (0, "30"), default.stderr
+
+    assert_refused(start_django(DEBUG="1", Q_TIMEOUT="60", SLA_PASS_TIME_BUDGET_SECONDS="60"),
+                   "SLA_PASS_TIME_BUDGET_SECONDS=60", "Q_TIMEOUT=60")
+
+
 def test_start_up_reads_a_bad_value_from_the_env_file(tmp_path):
     env_file = tmp_path / "portal.env"
     env_file.write_text("DEBUG=1\nQ_WORKERS=many\n", encoding="utf-8")

@@ -50,12 +50,14 @@ def notify(kind, incident, at, *, key: str, cert=None, user=None) -> None:
                                        user=user, created_at=at)])
 
 
-def record_notifications(notifications: list[Notification]) -> None:
-    """Write unsaved outbox rows in one INSERT (the SLA pass hands over a thousand at once) and
-    enqueue their delivery after commit. A key already recorded is the same notification."""
+def record_notifications(notifications: list[Notification], *, deliver_on_commit: bool = True) -> None:
+    """Write unsaved outbox rows in one INSERT (the SLA pass hands over a thousand at once) and,
+    unless the caller queues it itself, enqueue their delivery after commit. A key already
+    recorded is the same notification."""
     Notification.objects.bulk_create(notifications, ignore_conflicts=True)
     # Delivery is idempotent, so enqueueing when the rows already existed costs one empty run.
-    transaction.on_commit(enqueue_delivery)
+    if deliver_on_commit:
+        transaction.on_commit(enqueue_delivery)
 
 
 def parse_severity(value) -> Severity:

@@ -133,7 +133,7 @@ def check_hand_over(*, incident: Incident, actor, kind: str, to_cert: Cert | Non
 
 
 def hand_over(*, moves: Sequence[tuple[Incident, Cert]], kind: str, actor, reason: str,
-              at: datetime) -> None:
+              at: datetime, deliver_on_commit: bool = True) -> None:
     """Write the hand-over of each (incident, receiving CERT) in `moves` as `kind` (escalated or
     referred), in the same few queries for one incident or a thousand: the receiving CERT owns
     it from `at`, in status new, unassigned, with a fresh acknowledgement deadline; the
@@ -144,7 +144,9 @@ def hand_over(*, moves: Sequence[tuple[Incident, Cert]], kind: str, actor, reaso
     may hand over. Each incident's `version` must be the version its caller read: the UPDATE is
     conditional on it, and if any incident changed since, nothing is written and ConflictError is
     raised. A caller that hands over many at once (the SLA pass) holds their row locks, so that
-    none can change in between. The incidents in `moves` are updated in memory.
+    none can change in between. The incidents in `moves` are updated in memory. The delivery of
+    the notifications is queued on commit, unless `deliver_on_commit` is False: the SLA pass
+    commits many chunks and queues it once.
     """
     if not moves:
         return
@@ -189,5 +191,5 @@ def hand_over(*, moves: Sequence[tuple[Incident, Cert]], kind: str, actor, reaso
         record_notifications([
             Notification(key=f"{kind}:{incident.pk}:v{incident.version}", kind=notification_kind,
                          incident=incident, cert=to_cert, created_at=at)
-            for incident, to_cert in moves])
+            for incident, to_cert in moves], deliver_on_commit=deliver_on_commit)
         sync_grants(ids)

@@ -1,6 +1,8 @@
 """Registry changes that concern incidents: deactivation and moves (DOMAIN.md §1, §2)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents.access import visible_incidents
 from incidents.models import Status
@@ -65,3 +67,55 @@ def test_the_admin_refuses_deactivating_a_cert_with_open_incidents(client, certs
     assert response.status_code == 200
     assert "owns 1 open incident" in response.content.decode()
     assert Cert.objects.get(pk=soc.pk).is_active
+
+
+def test_past_the_cap_the_refusal_says_so_without_counting_every_open_incident(
+        certs, member, monkeypatch):
+    from incidents import registry
+
+    monkeypatch.setattr(registry, "OPEN_INCIDENTS_COUNT_CAP", 2)
+    soc = certs["punjab-it-board-cert"]
+    head = member("punjab-it-board-cert", "head")
+    for _ in range(2):
+        make_incident(owner_cert=soc, actor=head)
+
+    with pytest.raises(RegistryRuleError) as refused:
+        cert_update(cert=soc, actor=None, is_active=False)
+    assert "owns 2 open incidents: escalate" in str(refused.value)
+
+    make_incident(owner_cert=soc, actor=head)
+    with CaptureQueriesContext(connection) as queries, pytest.raises(RegistryRuleError) as refused:
+        cert_update(cert=soc, actor=None, is_active=False)
+
+    assert "owns 2+ open incidents: escalate, refer or resolve them first." in str(refused.value)
+    [count] = [query["sql"] for query in queries.captured_queries
+               if "COUNT(" in query["sql"] and "incidents_incident" in query["sql"]]
+    assert "LIMIT 3" in count  # the cap and one more, to know it was passed
+    assert Cert.objects.get(pk=soc.pk).is_active
+
+
+def test_a_move_re_derives_the_grants_of_its_subtree_in_batches_read_by_keyset(
+        certs, member, monkeypatch):
+    from incidents import registry
+
+    batches, real_sync = [], registry.sync_grants
+
+    def recorded(ids):
+        batches.append(ids)
+        return real_sync(ids)
+
+    monkeypatch.setattr(registry, "RESYNC_BATCH", 2)
+    monkeypatch.setattr(registry, "sync_grants", recorded)
+    rawalpindi, handler = certs["rawalpindi"], member("rawalpindi", "handler")
+    moved = [make_incident(owner_cert=rawalpindi, actor=handler).pk for _ in range(3)]
+    make_incident(owner_cert=certs["lahore"], actor=member("lahore", "handler"))  # stays put
+
+    with CaptureQueriesContext(connection) as queries:
+        cert_update(cert=rawalpindi, actor=None, parent=certs["sindh"], region="PK-SD")
+
+    assert batches == [moved[:2], moved[2:]]
+    id_reads = [query["sql"] for query in queries.captured_queries
+                if query["sql"].startswith('SELECT "incidents_incident"."id" AS "pk" FROM')]
+    assert len(id_reads) == 2 and all(sql.endswith("LIMIT 2") for sql in id_reads)
+    sindh_handler = member("sindh", "handler")
+    assert set(visible_incidents(sindh_handler).values_list("pk", flat=True)) == set(moved)

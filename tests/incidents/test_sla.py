@@ -3,10 +3,13 @@ pass, alerts at the root, missed resolutions, and the e-mails they send, each ex
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections import Counter
 from datetime import timedelta
 from smtplib import SMTPException
+from unittest.mock import ANY
 
 import pytest
 from django.conf import settings
@@ -17,7 +20,14 @@ from django.test.utils import CaptureQueriesContext
 from django_q.models import OrmQ, Schedule
 
 from incidents import notifications
-from incidents.models import EventKind, Incident, Notification, Status, TimelineEvent
+from incidents.models import (
+    EventKind,
+    Incident,
+    Notification,
+    OwnershipPeriod,
+    Status,
+    TimelineEvent,
+)
 from incidents.services import (
     incident_assign,
     incident_change_severity,
@@ -26,7 +36,7 @@ from incidents.services import (
     incident_transition,
 )
 from incidents.sla import ACK_MISSED_REASON, run_sla_pass
-from incidents.tasks import deliver_notifications, sla_pass
+from incidents.tasks import SLA_PASS_TASK, deliver_notifications, sla_pass
 from organizations.models import Cert
 from tests.factories import make_incident
 from tests.incidents.support import (
@@ -78,10 +88,10 @@ def test_an_incident_climbs_from_local_to_national(certs, staff, clock, how,
         else:
             clock.set(incident.ack_due_at + timedelta(minutes=1))
             actor, reason = None, "acknowledgement deadline missed"
-            assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "escalated": 1}
+            assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "escalated": 1}
             # The same pass again, now or a little later, finds nothing left to do.
-            assert run_sla_pass(now=clock.now).as_dict() == NOTHING
-            assert run_sla_pass(now=clock.now + timedelta(hours=1)).as_dict() == NOTHING
+            assert run_sla_pass(now=clock.now).totals() == NOTHING
+            assert run_sla_pass(now=clock.now + timedelta(hours=1)).totals() == NOTHING
 
         incident.refresh_from_db()
         assert incident.owner_cert == certs[owner]
@@ -124,8 +134,8 @@ def test_the_scheduler_leaves_alone_what_is_not_yet_due_or_not_new(certs, staff,
     acknowledged = make_incident(owner_cert=certs["lahore"], actor=handler)
     incident_transition(incident=acknowledged, actor=handler, to_status=Status.ACKNOWLEDGED)
 
-    assert run_sla_pass(now=waiting.ack_due_at - timedelta(seconds=1)).as_dict() == NOTHING
-    assert run_sla_pass(now=waiting.ack_due_at).as_dict() == {**NOTHING, "escalated": 1}
+    assert run_sla_pass(now=waiting.ack_due_at - timedelta(seconds=1)).totals() == NOTHING
+    assert run_sla_pass(now=waiting.ack_due_at).totals() == {**NOTHING, "escalated": 1}
 
     waiting.refresh_from_db()
     acknowledged.refresh_from_db()
@@ -182,7 +192,7 @@ def test_the_scheduler_and_the_escalate_service_write_identical_rows(certs, staf
 
     incident_escalate(incident=Incident.objects.get(pk=by_the_service.pk), actor=None,
                       reason=ACK_MISSED_REASON)
-    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "escalated": 1}
+    assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "escalated": 1}
 
     rows = hand_over_rows(by_the_scheduler)
     assert rows == hand_over_rows(by_the_service)
@@ -238,7 +248,7 @@ def test_the_scheduler_never_hands_over_to_an_inactive_cert_as_the_service_refus
     with pytest.raises(ValidationError, match="is not active"):
         incident_escalate(incident=Incident.objects.get(pk=incident.pk), actor=None,
                           reason=ACK_MISSED_REASON)
-    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert run_sla_pass(now=clock.now).totals() == NOTHING
 
     incident.refresh_from_db()
     assert (incident.owner_cert, incident.version) == (certs["lahore"], 1)
@@ -256,9 +266,9 @@ def test_at_the_root_national_handlers_are_alerted_once_per_missed_deadline(cert
     def alerts():
         return events(incident, EventKind.ACK_MISSED)
 
-    assert run_sla_pass(now=first_due - timedelta(seconds=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=first_due - timedelta(seconds=1)).totals() == NOTHING
     clock.set(first_due)
-    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
+    assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "alerted_at_root": 1}
 
     incident.refresh_from_db()
     assert (incident.owner_cert, incident.status) == (certs["national"], Status.NEW)
@@ -273,7 +283,7 @@ def test_at_the_root_national_handlers_are_alerted_once_per_missed_deadline(cert
 
     # Later passes find the same missed deadline and stay quiet.
     for later in (timedelta(0), timedelta(minutes=1), timedelta(days=3)):
-        assert run_sla_pass(now=clock.now + later).as_dict() == NOTHING
+        assert run_sla_pass(now=clock.now + later).totals() == NOTHING
     assert len(alerts()) == 1
     assert new_mail() == []
 
@@ -285,10 +295,10 @@ def test_at_the_root_national_handlers_are_alerted_once_per_missed_deadline(cert
     reopened_at = clock.now
     second_due = reopened_at + timedelta(hours=24)
     assert incident.ack_due_at == second_due
-    assert run_sla_pass(now=second_due - timedelta(seconds=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=second_due - timedelta(seconds=1)).totals() == NOTHING
     clock.set(second_due)
-    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
-    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "alerted_at_root": 1}
+    assert run_sla_pass(now=clock.now).totals() == NOTHING
     assert len(alerts()) == 2
     [email] = new_mail()
     assert email.to == emails_of("national", "handler")
@@ -299,8 +309,8 @@ def test_at_the_root_national_handlers_are_alerted_once_per_missed_deadline(cert
     incident_change_severity(incident=incident, actor=handler, severity=3)
     incident.refresh_from_db()
     assert incident.ack_due_at == reopened_at + timedelta(hours=4)
-    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "alerted_at_root": 1}
-    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "alerted_at_root": 1}
+    assert run_sla_pass(now=clock.now).totals() == NOTHING
     assert len(alerts()) == 3
     assert len(new_mail()) == 1
     incident.refresh_from_db()
@@ -319,10 +329,10 @@ def test_a_missed_resolution_is_flagged_once_and_told_to_the_owner_and_the_paren
     due, version, grants = incident.resolve_due_at, incident.version, grants_by_cert(incident)
     assert due == T0 + timedelta(days=14)
 
-    assert run_sla_pass(now=due - timedelta(seconds=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=due - timedelta(seconds=1)).totals() == NOTHING
     clock.set(due + timedelta(minutes=1))
-    assert run_sla_pass(now=clock.now).as_dict() == {**NOTHING, "resolution_missed": 1}
-    assert run_sla_pass(now=clock.now + timedelta(days=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=clock.now).totals() == {**NOTHING, "resolution_missed": 1}
+    assert run_sla_pass(now=clock.now + timedelta(days=1)).totals() == NOTHING
 
     incident.refresh_from_db()
     assert incident.resolution_missed_at == clock.now
@@ -348,7 +358,7 @@ def test_a_missed_resolution_at_the_root_tells_the_national_heads(certs, staff, 
     incident_transition(incident=incident, actor=staff("national", "handler"),
                         to_status=Status.ACKNOWLEDGED)
 
-    assert run_sla_pass(now=incident.resolve_due_at).as_dict() == {
+    assert run_sla_pass(now=incident.resolve_due_at).totals() == {
         **NOTHING, "resolution_missed": 1}
 
     [email] = new_mail()
@@ -369,7 +379,7 @@ def test_a_later_deadline_after_a_severity_change_is_watched_again(certs, staff,
     incident.refresh_from_db()
     assert (incident.resolve_due_at, incident.resolution_missed_at) == (
         T0 + timedelta(days=14), None)
-    assert run_sla_pass(now=clock.now).as_dict() == NOTHING
+    assert run_sla_pass(now=clock.now).totals() == NOTHING
 
     # ... until that deadline is missed too: flagged and told again.
     clock.set(T0 + timedelta(days=14))
@@ -401,23 +411,29 @@ def test_a_resolved_incident_has_no_missed_deadline(certs, staff, clock):
     incident_transition(incident=incident, actor=head, to_status=Status.ACKNOWLEDGED)
     incident_transition(incident=incident, actor=head, to_status=Status.RESOLVED)
 
-    assert run_sla_pass(now=incident.resolve_due_at + timedelta(days=1)).as_dict() == NOTHING
+    assert run_sla_pass(now=incident.resolve_due_at + timedelta(days=1)).totals() == NOTHING
     assert not Notification.objects.exists()
 
 
 # --- The cost of a pass ----------------------------------------------------------------------
 
-def make_overdue(certs, count: int, *, now, tag: str) -> None:
+def make_overdue(certs, count: int, *, now, tag: str) -> dict[str, list[int]]:
     """`count` incidents of each kind the pass acts on: new at Lahore past the acknowledgement
-    deadline; new at the root past it; acknowledged at Lahore past the resolution deadline."""
+    deadline; new at the root past it; acknowledged at Lahore past the resolution deadline.
+    Returns their ids by the step that acts on them."""
     reported = now - timedelta(days=20)
-    bulk_incidents(certs["lahore"], count, tag=f"{tag}-escalate", reported=reported,
-                   ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10))
-    bulk_incidents(certs["national"], count, tag=f"{tag}-root", reported=reported,
-                   ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10))
-    bulk_incidents(certs["lahore"], count, tag=f"{tag}-resolve", reported=reported,
-                   status=Status.ACKNOWLEDGED, ack_due=now - timedelta(days=5),
-                   resolve_due=now - timedelta(hours=1))
+    return {
+        "escalated": bulk_incidents(
+            certs["lahore"], count, tag=f"{tag}-escalate", reported=reported,
+            ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10)),
+        "alerted_at_root": bulk_incidents(
+            certs["national"], count, tag=f"{tag}-root", reported=reported,
+            ack_due=now - timedelta(hours=1), resolve_due=now + timedelta(days=10)),
+        "resolution_missed": bulk_incidents(
+            certs["lahore"], count, tag=f"{tag}-resolve", reported=reported,
+            status=Status.ACKNOWLEDGED, ack_due=now - timedelta(days=5),
+            resolve_due=now - timedelta(hours=1)),
+    }
 
 
 def statement_shapes(queries) -> Counter:
@@ -431,26 +447,233 @@ def statement_shapes(queries) -> Counter:
     return shapes
 
 
-def test_a_pass_costs_the_same_queries_for_ten_or_a_thousand_overdue_incidents(certs, staff,
-                                                                               clock):
+def test_a_chunk_costs_the_same_queries_for_ten_or_a_thousand_overdue_incidents(
+        certs, staff, clock, settings):
+    settings.SLA_PASS_CHUNK = 1000
     first = T0 + timedelta(days=30)
     make_overdue(certs, 10, now=first, tag="ten")
     with CaptureQueriesContext(connection) as ten:
-        assert run_sla_pass(now=first).as_dict() == {
+        assert run_sla_pass(now=first).totals() == {
             "escalated": 10, "alerted_at_root": 10, "resolution_missed": 10}
 
     second = first + timedelta(minutes=1)
     make_overdue(certs, 1000, now=second, tag="thousand")
     with CaptureQueriesContext(connection) as thousand:
-        assert run_sla_pass(now=second).as_dict() == {
+        assert run_sla_pass(now=second).totals() == {
             "escalated": 1000, "alerted_at_root": 1000, "resolution_missed": 1000}
 
     assert Incident.objects.filter(owner_cert=certs["punjab"]).count() == 1010
     assert Notification.objects.count() == 1010 * 4  # escalated, root alert, owner + parent
     # One statement per table and step, on SQLite too (cert_portal/db.py lifts Django's
     # assumed 999-parameter limit, which would otherwise split the bulk INSERTs into batches).
-    assert statement_shapes(thousand.captured_queries) == statement_shapes(ten.captured_queries)
-    assert len(thousand.captured_queries) == len(ten.captured_queries)
+    # A full chunk may not be the last: each step then tries one more, which finds nothing.
+    empty_chunks = Counter({("SELECT", "incidents_incident"): 3, ("SAVEPOINT", ""): 3,
+                            ("RELEASE", ""): 3})
+    assert statement_shapes(thousand.captured_queries) == (
+        statement_shapes(ten.captured_queries) + empty_chunks)
+    assert len(thousand.captured_queries) == len(ten.captured_queries) + 9
+
+
+# --- A backlog in chunks (issue 8, item 5) ---------------------------------------------------
+
+def make_backlog(certs, count: int, *, now) -> dict[str, list[int]]:
+    """make_overdue's incidents, with deadlines that run against their ids: the last made has the
+    oldest deadline, so that "oldest first" cannot pass for "lowest id first". Returns their ids
+    by step, oldest deadline first."""
+    backlog = make_overdue(certs, count, now=now, tag="backlog")
+    for step, ids in backlog.items():
+        due = "resolve_due_at" if step == "resolution_missed" else "ack_due_at"
+        for age, pk in enumerate(ids):
+            Incident.objects.filter(pk=pk).update(**{due: now - timedelta(hours=1, minutes=age)})
+    return {step: ids[::-1] for step, ids in backlog.items()}
+
+
+def acted_on(kind: str) -> list[int]:
+    """The incidents with a timeline event of `kind`, in the order the events were written."""
+    return list(TimelineEvent.objects.filter(kind=kind).order_by("pk")
+                .values_list("incident_id", flat=True))
+
+
+STEP_EVENTS = {"escalated": EventKind.ESCALATED, "alerted_at_root": EventKind.ACK_MISSED,
+               "resolution_missed": EventKind.RESOLUTION_MISSED}
+
+
+def test_a_backlog_is_worked_in_chunks_oldest_first_and_each_incident_once(
+        certs, clock, settings, caplog):
+    settings.SLA_PASS_CHUNK = 2
+    now = clock.set(T0 + timedelta(days=30))
+    backlog = make_backlog(certs, 5, now=now)
+    caplog.set_level(logging.INFO, logger="incidents.sla")
+
+    result = run_sla_pass(now=now)
+
+    assert result.totals() == {"escalated": 5, "alerted_at_root": 5, "resolution_missed": 5}
+    assert result.more_due is False
+    # The steps take turns, a chunk each, so that no backlog holds up the others.
+    assert [(chunk.step, chunk.rows) for chunk in result.chunks] == [
+        ("escalated", 2), ("alerted_at_root", 2), ("resolution_missed", 2)] * 2 + [
+        ("escalated", 1), ("alerted_at_root", 1), ("resolution_missed", 1)]
+    assert [re.sub(r"\d+\.\d\d s$", "<t> s", record.getMessage()) for record in caplog.records
+            if record.name == "incidents.sla"] == [
+        "sla pass: escalated 2 in <t> s",
+        "sla pass: alerted at the root about 2 in <t> s",
+        "sla pass: flagged the missed resolution of 2 in <t> s"] * 2 + [
+        "sla pass: escalated 1 in <t> s",
+        "sla pass: alerted at the root about 1 in <t> s",
+        "sla pass: flagged the missed resolution of 1 in <t> s"]
+
+    # Every incident once, the oldest deadline first.
+    for step, kind in STEP_EVENTS.items():
+        assert acted_on(kind) == backlog[step], step
+    escalated = backlog["escalated"]
+    assert set(Incident.objects.filter(pk__in=escalated).values_list("owner_cert__slug",
+                                                                     flat=True)) == {"punjab"}
+    assert Counter(OwnershipPeriod.objects.filter(incident_id__in=escalated)
+                   .values_list("incident_id", "cert__slug", "ended_at")) == Counter(
+        {(pk, "lahore", now): 1 for pk in escalated} | {(pk, "punjab", None): 1 for pk in escalated})
+    for pk in escalated:
+        assert grants_by_cert(Incident(pk=pk)) == {"lahore": VIEW_COMMENT, "punjab": FULL,
+                                                   "government": VIEW_ONLY, "national": VIEW_ONLY}
+    assert Counter(Notification.objects.values_list("kind", "incident_id")) == Counter(
+        [("escalated", pk) for pk in escalated]
+        + [("ack_missed_root", pk) for pk in backlog["alerted_at_root"]]
+        + [(kind, pk) for pk in backlog["resolution_missed"]
+           for kind in ("resolution_missed", "resolution_missed_oversight")])
+    assert queued_funcs() == [DELIVERY_TASK]  # once for the pass, not once per chunk
+
+    # A second pass right after finds nothing left to do.
+    written = (TimelineEvent.objects.count(), Notification.objects.count(),
+               OwnershipPeriod.objects.count())
+    again = run_sla_pass(now=now)
+    assert (again.totals(), again.chunks, again.more_due) == (NOTHING, [], False)
+    assert (TimelineEvent.objects.count(), Notification.objects.count(),
+            OwnershipPeriod.objects.count()) == written
+    assert queued_funcs() == [DELIVERY_TASK]
+
+
+def test_a_used_budget_stops_the_pass_and_the_task_queues_the_next_at_once(certs, clock,
+                                                                           settings):
+    # A budget of 0 s is used once each step has had the one chunk it always gets.
+    settings.SLA_PASS_CHUNK, settings.SLA_PASS_TIME_BUDGET_SECONDS = 2, 0
+    backlog = make_backlog(certs, 5, now=clock.set(T0 + timedelta(days=30)))
+    one_chunk_each = {"chunks": 1, "seconds": ANY, "slowest_chunk_seconds": ANY}
+
+    first = sla_pass()
+
+    assert first == {"escalated": 2, "alerted_at_root": 2, "resolution_missed": 2,
+                     "more_due": True, "steps": dict.fromkeys(STEP_EVENTS, one_chunk_each)}
+    assert json.loads(json.dumps(first)) == first  # django-q2 stores it as the task's result
+    for step, kind in STEP_EVENTS.items():
+        assert acted_on(kind) == backlog[step][:2], step
+    assert queued_funcs() == [DELIVERY_TASK, SLA_PASS_TASK]
+
+    # What the queued passes do, the third finishing the backlog and queueing no other.
+    second, third = sla_pass(), sla_pass()
+    assert (second["more_due"], {step: second[step] for step in STEP_EVENTS}) == (
+        True, dict.fromkeys(STEP_EVENTS, 2))
+    assert (third["more_due"], {step: third[step] for step in STEP_EVENTS}) == (
+        False, dict.fromkeys(STEP_EVENTS, 1))
+    for step, kind in STEP_EVENTS.items():
+        assert acted_on(kind) == backlog[step], step
+    assert queued_funcs() == [DELIVERY_TASK, SLA_PASS_TASK] * 2 + [DELIVERY_TASK]
+    assert sla_pass() == {**NOTHING, "more_due": False, "steps": {}}
+    assert len(queued_funcs()) == 5
+
+
+def test_the_budget_is_looked_at_between_chunks_never_during_one(certs, clock, settings,
+                                                                 monkeypatch):
+    from incidents import sla
+    from incidents.services import handover
+
+    settings.SLA_PASS_CHUNK, settings.SLA_PASS_TIME_BUDGET_SECONDS = 2, 15
+    now = clock.set(T0 + timedelta(days=30))
+    backlog = make_backlog(certs, 5, now=now)
+    elapsed, real_write = [0.0], handover.hand_over
+
+    def ten_seconds_per_escalation_chunk(**arguments):
+        elapsed[0] += 10
+        return real_write(**arguments)
+
+    monkeypatch.setattr(sla, "monotonic", lambda: elapsed[0])
+    monkeypatch.setattr(handover, "hand_over", ten_seconds_per_escalation_chunk)
+
+    result = run_sla_pass(now=now)
+
+    # 10 s after the first round, under the budget: the next escalation chunk runs to its end
+    # (20 s, over the budget), and then the pass stops before the next chunk.
+    assert [(chunk.step, chunk.rows, chunk.seconds) for chunk in result.chunks] == [
+        ("escalated", 2, 10), ("alerted_at_root", 2, 0), ("resolution_missed", 2, 0),
+        ("escalated", 2, 10)]
+    assert result.totals() == {"escalated": 4, "alerted_at_root": 2, "resolution_missed": 2}
+    assert result.more_due is True
+    assert acted_on(EventKind.ESCALATED) == backlog["escalated"][:4]
+    assert queued_funcs() == [DELIVERY_TASK]  # the task, not the pass, queues the follow-up
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_chunk_is_rolled_back_alone_and_the_chunks_before_it_stay(
+        certs, clock, settings, monkeypatch, caplog):
+    from incidents.services import handover
+
+    settings.SLA_PASS_CHUNK = 2
+    now = clock.set(T0 + timedelta(days=30))
+    backlog = make_backlog(certs, 5, now=now)
+    escalated, real_write, chunks = backlog["escalated"], handover.hand_over, []
+
+    def second_chunk_fails_after_writing(**arguments):
+        chunks.append(arguments["moves"])
+        real_write(**arguments)
+        if len(chunks) == 2:
+            raise RuntimeError("connection to the mail relay lost")
+
+    monkeypatch.setattr(handover, "hand_over", second_chunk_fails_after_writing)
+
+    with pytest.raises(RuntimeError, match="mail relay lost"):
+        run_sla_pass(now=now)
+
+    assert not connection.in_atomic_block  # what is in the database is committed
+    owners = dict(Incident.objects.filter(pk__in=escalated).values_list("pk", "owner_cert__slug"))
+    assert owners == {pk: "punjab" if pk in escalated[:2] else "lahore" for pk in escalated}
+    assert acted_on(EventKind.ESCALATED) == escalated[:2]
+    assert OwnershipPeriod.objects.filter(incident_id__in=escalated).count() == 5 + 2
+    assert Notification.objects.filter(kind="escalated").count() == 2
+    # The other steps went on to the end, and their e-mails and the first chunk's are queued.
+    assert acted_on(EventKind.ACK_MISSED) == backlog["alerted_at_root"]
+    assert acted_on(EventKind.RESOLUTION_MISSED) == backlog["resolution_missed"]
+    assert queued_funcs() == [DELIVERY_TASK]
+    [failure] = [record for record in caplog.records if record.name == "incidents.sla"
+                 and record.levelno == logging.ERROR]
+    assert "escalated failed" in failure.getMessage() and failure.exc_info
+
+    # The next pass escalates the rest, and nothing twice.
+    monkeypatch.setattr(handover, "hand_over", real_write)
+    assert run_sla_pass(now=now).totals() == {**NOTHING, "escalated": 3}
+    assert acted_on(EventKind.ESCALATED) == escalated
+    assert set(Incident.objects.filter(pk__in=escalated).values_list("owner_cert__slug",
+                                                                     flat=True)) == {"punjab"}
+    assert OwnershipPeriod.objects.filter(incident_id__in=escalated).count() == 5 * 2
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql",
+                    reason="needs two real connections; SQLite serialises writers")
+@pytest.mark.django_db(transaction=True)
+def test_passes_at_once_share_a_backlog_in_chunks_and_act_on_each_incident_once(
+        certs, clock, settings):
+    from tests.incidents.test_concurrency import run_together
+
+    settings.SLA_PASS_CHUNK = 3
+    now = clock.set(T0 + timedelta(days=30))
+    backlog = make_backlog(certs, 20, now=now)
+
+    outcomes = run_together(*[lambda: run_sla_pass(now=now)] * 3)
+
+    assert [outcome.error for outcome in outcomes] == [None] * 3
+    assert sum((Counter(outcome.value.totals()) for outcome in outcomes), Counter()) == Counter(
+        dict.fromkeys(STEP_EVENTS, 20))
+    for step, kind in STEP_EVENTS.items():
+        assert Counter(acted_on(kind)) == dict.fromkeys(backlog[step], 1), step
+    assert Notification.objects.filter(kind="escalated").count() == 20
+    assert run_sla_pass(now=now).totals() == NOTHING
 
 
 # --- Delivering the outbox -------------------------------------------------------------------
@@ -538,6 +761,7 @@ def test_the_scheduled_task_runs_the_pass_on_the_current_time(certs, staff, cloc
     incident = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"))
     clock.set(incident.ack_due_at)
 
-    assert sla_pass() == {**NOTHING, "escalated": 1}
-    assert sla_pass() == NOTHING
+    assert sla_pass() == {**NOTHING, "escalated": 1, "more_due": False, "steps": {
+        "escalated": {"chunks": 1, "seconds": ANY, "slowest_chunk_seconds": ANY}}}
+    assert sla_pass() == {**NOTHING, "more_due": False, "steps": {}}
     assert queued_funcs() == [DELIVERY_TASK]

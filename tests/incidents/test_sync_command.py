@@ -4,6 +4,8 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents.models import IncidentGroupObjectPermission
 from tests.factories import make_incident
@@ -37,3 +39,30 @@ def test_sync_command_repairs_missing_and_extra_grants(certs, member):
 def test_sync_command_refuses_a_bad_batch_size(db):
     with pytest.raises(CommandError, match="--batch-size must be at least 1"):
         call_command("sync_incident_permissions", "--batch-size", "0")
+
+
+def test_sync_command_reads_the_incidents_in_keyset_batches(certs, member, monkeypatch):
+    from incidents.management.commands import sync_incident_permissions
+
+    batches, real_sync = [], sync_incident_permissions.sync_grants
+
+    def recorded(ids):
+        batches.append(ids)
+        return real_sync(ids)
+
+    monkeypatch.setattr(sync_incident_permissions, "sync_grants", recorded)
+    handler = member("lahore", "handler")
+    ids = [make_incident(owner_cert=certs["lahore"], actor=handler).pk for _ in range(5)]
+
+    out = io.StringIO()
+    with CaptureQueriesContext(connection) as queries:
+        call_command("sync_incident_permissions", "--batch-size", "2", "--verbosity", "2",
+                     stdout=out)
+
+    assert batches == [ids[:2], ids[2:4], ids[4:]]
+    id_reads = [query["sql"] for query in queries.captured_queries
+                if query["sql"].startswith('SELECT "incidents_incident"."id" AS "pk" FROM')]
+    assert len(id_reads) == 3 and all(sql.endswith("LIMIT 2") for sql in id_reads)
+    assert out.getvalue().splitlines() == [
+        f"  2 incidents, up to id {ids[1]}", f"  4 incidents, up to id {ids[3]}",
+        f"  5 incidents, up to id {ids[4]}", "Checked 5 incidents: 0 grants added, 0 revoked."]

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from incidents.grants import sync_grants
 from incidents.models import Incident
+from incidents.registry import incident_id_batches
 
 
 class Command(BaseCommand):
@@ -15,13 +16,13 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        ids = list(Incident.objects.order_by("pk").values_list("pk", flat=True))
-        granted = revoked = 0
-        for start in range(0, len(ids), batch_size):
-            added, removed = sync_grants(ids[start:start + batch_size])
+        checked = granted = revoked = 0
+        for ids in incident_id_batches(Incident.objects.all(), batch_size):
+            added, removed = sync_grants(ids)
+            checked += len(ids)
             granted += added
             revoked += removed
             if options["verbosity"] > 1:
-                self.stdout.write(f"  {min(start + batch_size, len(ids))}/{len(ids)} incidents")
-        self.stdout.write(f"Checked {len(ids)} incidents: {granted} grants added, "
+                self.stdout.write(f"  {checked} incidents, up to id {ids[-1]}")
+        self.stdout.write(f"Checked {checked} incidents: {granted} grants added, "
                           f"{revoked} revoked.")
