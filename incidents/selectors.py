@@ -99,10 +99,9 @@ def search_condition(text: str) -> Q:
     return Q(title__icontains=text)
 
 
-# What a row of the list shows: the page loads these columns only (a description may be long).
-LIST_COLUMNS = ("reference", "title", "status", "severity", "tlp", "reported_at", "ack_due_at",
-                "resolve_due_at", "owner_cert__short_name", "owner_cert__name",
-                "assignee__username")
+# What a row of the list shows: the page loads these columns only, as plain values.
+LIST_COLUMNS = ("reference", "title", "status", "severity", "tlp", "ack_due_at", "resolve_due_at",
+                "owner_cert__short_name", "assignee__username")
 
 
 @dataclass
@@ -118,7 +117,7 @@ def incident_list_for_user(user, query: IncidentListQuery) -> IncidentList:
     within = query.filters()
     page = visible_incident_page(user, size=query.cleaned_data["size"],
                                  cursor=query.cleaned_data["cursor"], within=within,
-                                 select_related=("owner_cert", "assignee"), only=LIST_COLUMNS)
+                                 values=LIST_COLUMNS)
     count, capped = count_visible_incidents(user, within=within)
     return IncidentList(page=page, count=count, count_is_capped=capped)
 

@@ -76,7 +76,7 @@ def message_texts(response) -> list[str]:
 
 
 def changelist_references(response) -> set[str]:
-    return {incident.reference for incident in response.context["listing"].page.incidents}
+    return {incident["reference"] for incident in response.context["listing"].page.incidents}
 
 
 @pytest.fixture
