@@ -17,6 +17,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from cert_portal.pagination import Cursor, Direction, Position, encode_cursor, keyset_filter
@@ -168,6 +169,10 @@ class IncidentPage:
     incidents: list[Incident]
     older_cursor: str | None = None
     newer_cursor: str | None = None
+    # With `with_count`: how many the user may see (of the filtered set), at most COUNT_CAP, and
+    # whether there are more.
+    count: int | None = None
+    count_is_capped: bool = False
 
 
 def _key(row: Incident | dict, name: str):
@@ -190,7 +195,7 @@ def _walk_sql(walks: list[QuerySet], columns: str, limit: int, order: str) -> tu
 def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
                           within: QuerySet[Incident] | None = None,
                           select_related: Sequence[str] = (),
-                          values: Sequence[str] = ()) -> IncidentPage:
+                          values: Sequence[str] = (), with_count: bool = False) -> IncidentPage:
     """A page of `size` incidents that `user` may see, newest report first, starting after
     `cursor` (keyset pagination, cert_portal.pagination), optionally only those in `within` (the
     filters of a list). `select_related` shapes the query that loads the page's incidents; with
@@ -202,6 +207,7 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
     incident), and stops after the page: the cost is that of the page, not of everything the
     user may see, and the same for page 100 as for page 1. One query (two for a member of
     several CERTs: their walks are merged in one statement, then their rows are loaded).
+    `with_count` adds the count of `count_visible_incidents`, in the same statement where it can.
     """
     roles = _roles_by_group(user)
     if not roles or size < 1:
@@ -221,11 +227,19 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
     rows = Incident.objects.select_related(*select_related)
     if values:
         rows = rows.values("pk", "reported_at", *values)
+    cap = COUNT_CAP
     if len(walks) == 1:
-        # One statement: the walk is the subquery that picks the page's rows.
+        # One statement: the walk is the subquery that picks the page's rows (and, asked for, a
+        # scalar subquery counts, which the database runs once, not per row).
         order = ("reported_at", "pk") if newer else ("-reported_at", "-pk")
         page_pks = walks[0].values("content_object_id")[:size + 1]
-        incidents = list(rows.filter(pk__in=page_pks).order_by(*order))
+        rows = rows.filter(pk__in=page_pks).order_by(*order)
+        if with_count:
+            count_walk = _count_walks(roles, within, cap)[0]
+            sql, params = count_walk.query.get_compiler(using=count_walk.db).as_sql()
+            rows = rows.annotate(visible_count=RawSQL(
+                f"SELECT COUNT(*) FROM ({sql}) AS capped", params))
+        incidents = list(rows)
     else:
         direction = "ASC" if newer else "DESC"
         # Each walk's first size + 1 rows hold the first size + 1 distinct incidents of all.
@@ -239,12 +253,18 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
             pks = list(dict.fromkeys(pk for _, pk in db_cursor.fetchall()))[:size + 1]
         by_pk = {_key(row, "pk"): row for row in rows.filter(pk__in=pks)}
         incidents = [by_pk[pk] for pk in pks if pk in by_pk]
+    count = None
+    if with_count and len(walks) == 1 and incidents:
+        count = _key(incidents[0], "visible_count")
+    elif with_count:
+        count = _count(roles, within, cap)
     more = len(incidents) > size
     incidents = incidents[:size]
     if newer:
         incidents.reverse()
+    counted = {} if count is None else {"count": min(count, cap), "count_is_capped": count > cap}
     if not incidents:
-        return IncidentPage([])
+        return IncidentPage([], **counted)
     # The grant rows copy the incident's report time, so the incidents give the positions.
     first = Position(_key(incidents[0], "reported_at"), _key(incidents[0], "pk"))
     last = Position(_key(incidents[-1], "reported_at"), _key(incidents[-1], "pk"))
@@ -254,6 +274,7 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
         incidents,
         older_cursor=encode_cursor(Direction.OLDER, last) if has_older else None,
         newer_cursor=encode_cursor(Direction.NEWER, first) if has_newer else None,
+        **counted,
     )
 
 
@@ -271,21 +292,31 @@ def count_visible_incidents(user, *, within: QuerySet[Incident] | None = None,
     roles = _roles_by_group(user)
     if not roles:
         return 0, False
+    found = _count(roles, within, cap)
+    return (cap, True) if found > cap else (found, False)
+
+
+def _count_walks(group_ids, within: QuerySet[Incident] | None, cap: int) -> list[QuerySet]:
+    """Per group, the ids of its visible incidents (of `within`), at most cap + 1."""
     walks = []
-    for group_id in roles:
+    for group_id in group_ids:
         walk = _view_grants([group_id])
         if within is not None:
             walk = walk.filter(content_object_id__in=within.values("pk"))
         walks.append(walk.order_by().values("content_object_id")[:cap + 1])
+    return walks
+
+
+def _count(group_ids, within: QuerySet[Incident] | None, cap: int) -> int:
+    """The distinct incidents of `_count_walks`: at most cap + 1 (more than cap: capped). A
+    member of several CERTs counts the union: when any walk is full it alone holds cap + 1."""
+    walks = _count_walks(group_ids, within, cap)
     if len(walks) == 1:
-        found = walks[0].count()
-    else:
-        sql, params = _walk_sql(walks, "DISTINCT content_object_id", cap + 1,
-                                "content_object_id")
-        with connections[walks[0].db].cursor() as db_cursor:
-            db_cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS capped", params)
-            found = db_cursor.fetchone()[0]
-    return (cap, True) if found > cap else (found, False)
+        return walks[0].count()
+    sql, params = _walk_sql(walks, "DISTINCT content_object_id", cap + 1, "content_object_id")
+    with connections[walks[0].db].cursor() as db_cursor:
+        db_cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS capped", params)
+        return db_cursor.fetchone()[0]
 
 
 def get_visible_incident(user, **lookup) -> Incident:

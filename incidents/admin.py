@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import SafeString, mark_safe
 
 from cert_portal.forms import add_service_errors
 from incidents import forms as incident_forms
@@ -153,6 +155,34 @@ def list_rows(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "resolve_overdue": is_open and incident["resolve_due_at"] <= now,
         })
     return rows
+
+
+def _cell(value) -> str:
+    return f"<td>{escape(str(value))}</td>"
+
+
+def _multiline_cell(value: str) -> str:
+    lines = escape(value).replace("\r\n", "\n").replace("\r", "\n")
+    return f"<td>{lines.replace(chr(10), '<br>')}</td>"
+
+
+def page_table_rows(lists: dict[str, list[dict[str, Any]]]) -> dict[str, SafeString]:
+    """The table rows of the incident page's timeline and comments, or "" for an empty list (the
+    template then says so). Every value is escaped here (html.escape, as Django's escape) before
+    the rows are marked safe: rendering 400 rows through template tags, or through format_html
+    per row, took most of the page's time."""
+    timeline = "".join(
+        "<tr>" + _cell(event["when"]) + _cell(event["kind"]) + _cell(event["person"] or "-")
+        + _cell(event["old_value"] or "-") + _cell(event["new_value"] or "-")
+        + _multiline_cell(event["reason"] or "-") + "</tr>\n"
+        for event in lists["timeline"])
+    comments = "".join(
+        "<tr>" + _cell(comment["when"]) + _cell(comment["person"] or "-")
+        + _cell("Reporter-visible" if comment["reporter_visible"] else "Internal")
+        + _multiline_cell(comment["body"]) + "</tr>\n"
+        for comment in lists["comments"])
+    return {"timeline_rows": mark_safe(timeline),  # noqa: S308 - every value escaped above
+            "comment_rows": mark_safe(comments)}  # noqa: S308
 
 
 @admin.register(Incident)
@@ -292,7 +322,8 @@ class IncidentAdmin(admin.ModelAdmin):
             (slug, action.label) for slug, action in STAFF_ACTIONS.items()
             if action.needs in allowed or (slug == "tlp" and Action.LOWER_TLP in allowed)
         ]
-        extra_context = {**(extra_context or {}), **incident_page_lists(incident),
+        lists = incident_page_lists(incident)
+        extra_context = {**(extra_context or {}), **lists, **page_table_rows(lists),
                          "staff_actions": staff_actions}
         return super().change_view(request, object_id, form_url, extra_context)
 

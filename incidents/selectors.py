@@ -18,7 +18,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from cert_portal.pagination import BadCursor, decode_cursor
-from incidents.access import IncidentPage, count_visible_incidents, visible_incident_page
+from incidents.access import IncidentPage, visible_incident_page
 from incidents.models import EventKind, Incident, Observable, Source, Status
 from incidents.observables import ObservableType, extract
 from incidents.severity import Severity
@@ -117,9 +117,8 @@ def incident_list_for_user(user, query: IncidentListQuery) -> IncidentList:
     within = query.filters()
     page = visible_incident_page(user, size=query.cleaned_data["size"],
                                  cursor=query.cleaned_data["cursor"], within=within,
-                                 values=LIST_COLUMNS)
-    count, capped = count_visible_incidents(user, within=within)
-    return IncidentList(page=page, count=count, count_is_capped=capped)
+                                 values=LIST_COLUMNS, with_count=True)
+    return IncidentList(page=page, count=page.count, count_is_capped=page.count_is_capped)
 
 
 def incident_page_lists(incident: Incident) -> dict[str, list[dict[str, Any]]]:

@@ -284,3 +284,18 @@ def test_list_page_empty_state(client, certs, member):
     assert response.status_code == 200
     assert "No incident you may see yet." in response.content.decode()
     assert "0 incidents" in response.content.decode()
+
+
+def test_a_page_counts_in_its_own_statement(certs, member, lahore_many, monkeypatch):
+    user = member("lahore", "handler")
+    with CaptureQueriesContext(connection) as queries:
+        page = visible_incident_page(user, size=5, with_count=True)
+    assert (page.count, page.count_is_capped) == (23, False)
+    assert len(queries) == 2  # the member's CERTs, then the page with its count
+    monkeypatch.setattr(access, "COUNT_CAP", 20)
+    page = visible_incident_page(user, size=5, with_count=True)
+    assert (page.count, page.count_is_capped) == (20, True)
+    # Past the last page the count still counts everything the list holds.
+    beyond = visible_incident_page(user, size=5, with_count=True, cursor=decode_cursor(
+        encode_cursor(Direction.OLDER, Position(at=T0 - timedelta(days=365), pk=1))))
+    assert beyond.incidents == [] and (beyond.count, beyond.count_is_capped) == (20, True)
