@@ -1,0 +1,1 @@
+"""Benchmarks and the data sets they run on (see bench/README.md)."""

@@ -1,0 +1,41 @@
+"""The URLs of bench/run_national.py: the portal's own, plus the framework floor.
+
+The floor is what a list page of the same rows cannot go below: the same middleware (session,
+signed-in user, CSRF, locale, ...), one query for the rows the list shows, chosen by primary key,
+and JSON instead of a template. The runner divides each page's median by the floor's median.
+Only the runner mounts it (ROOT_URLCONF=bench.urls); the portal never serves it.
+"""
+
+from django.http import JsonResponse
+from django.urls import path
+
+from cert_portal.urls import urlpatterns as portal_urlpatterns
+from incidents.models import Incident
+
+# The columns of the staff incident list, in its order (newest report first).
+FLOOR_COLUMNS = ("pk", "reference", "title", "status", "severity", "tlp", "owner_cert__name",
+                 "owner_cert__short_name", "assignee__username", "reported_at", "ack_due_at",
+                 "resolve_due_at")
+FLOOR_MAX_IDS = 100
+
+
+def floor(request):
+    """The incidents `?ids=1,2,3` as JSON, for a signed-in user, with no access check (the ids are
+    those the list showed the same user)."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Sign in first."}, status=403)
+    try:
+        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.strip()]
+    except ValueError:
+        return JsonResponse({"error": "ids: primary keys separated by commas."}, status=400)
+    if len(ids) > FLOOR_MAX_IDS:
+        return JsonResponse({"error": f"At most {FLOOR_MAX_IDS} ids."}, status=400)
+    rows = (Incident.objects.filter(pk__in=ids).order_by("-reported_at", "-pk")
+            .values(*FLOOR_COLUMNS))
+    return JsonResponse({"rows": list(rows)})
+
+
+urlpatterns = [
+    path("bench/floor/", floor, name="bench_floor"),
+    *portal_urlpatterns,
+]
