@@ -299,3 +299,16 @@ def test_a_page_counts_in_its_own_statement(certs, member, lahore_many, monkeypa
     beyond = visible_incident_page(user, size=5, with_count=True, cursor=decode_cursor(
         encode_cursor(Direction.OLDER, Position(at=T0 - timedelta(days=365), pk=1))))
     assert beyond.incidents == [] and (beyond.count, beyond.count_is_capped) == (20, True)
+
+
+def test_list_rows_escape_user_text_and_mark_what_is_overdue(client, certs, member):
+    incident = make_incident(owner_cert=certs["lahore"], title="<script>alert(1)</script> & co")
+    Incident.objects.filter(pk=incident.pk).update(ack_due_at=T0)  # long past
+    client.force_login(staffed(member("lahore", "handler")))
+
+    content = client.get(CHANGELIST).content.decode()
+
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in content
+    assert f'/admin/incidents/incident/{incident.pk}/change/">{incident.reference}</a>' in content
+    assert content.count('<strong class="overdue">overdue</strong>') == 1  # ack, not resolution
