@@ -39,10 +39,22 @@ def resync_after_move(cert: Cert) -> None:
 
 
 def incident_id_batches(incidents: QuerySet[Incident], size: int) -> Iterator[list[int]]:
-    """The ids of `incidents` in ascending batches of at most `size`, each read by keyset (ids
-    above the last batch's), so that memory and the cost of each query stay bounded however many
-    there are. An incident created meanwhile is included if its id is above the last batch read."""
-    last = 0
+    """The ids of `incidents` in ascending batches of at most `size`.
+
+    One query streams them (the database cursor hands them over `size` at a time, so memory stays
+    bounded, and the query is planned and sorted once: reading each batch by keyset re-sorted a
+    provincial subtree's 117k incidents for every batch, 44 of a move's 63 s at 1M incidents).
+    Then, by keyset, any incident created meanwhile with a higher id, which the stream's snapshot
+    may not show, so that none is left with the grants of the old tree."""
+    last, batch = 0, []
+    for pk in incidents.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=size):
+        batch.append(pk)
+        if len(batch) == size:
+            yield batch
+            last, batch = batch[-1], []
+    if batch:
+        yield batch
+        last = batch[-1]
     while ids := list(incidents.filter(pk__gt=last).order_by("pk")
                       .values_list("pk", flat=True)[:size]):
         yield ids
