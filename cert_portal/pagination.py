@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from django.db.models import Q
-
 
 class Direction(StrEnum):
     OLDER = "o"  # the rows after the position in list order (newest first): the next page
@@ -65,18 +63,3 @@ def decode_cursor(value: str) -> Cursor:
     if position.at.tzinfo is None or position.pk < 1:
         raise BadCursor
     return cursor
-
-
-def keyset_filter(cursor: Cursor, *, at_field: str, pk_field: str) -> Q:
-    """The rows strictly beyond the cursor's position in its direction.
-
-    The first condition repeats what the second implies on the time alone (<= or >=): it gives the
-    database a range on the leading sort column of the index, so the scan starts at the position
-    instead of filtering from the top.
-    """
-    at, pk = cursor.position.at, cursor.position.pk
-    if cursor.direction is Direction.OLDER:
-        return (Q(**{f"{at_field}__lte": at})
-                & (Q(**{f"{at_field}__lt": at}) | Q(**{at_field: at, f"{pk_field}__lt": pk})))
-    return (Q(**{f"{at_field}__gte": at})
-            & (Q(**{f"{at_field}__gt": at}) | Q(**{at_field: at, f"{pk_field}__gt": pk})))
