@@ -130,6 +130,10 @@ class Measure:
     rows_shown: int | None = None
     floor_ms: float | None = None
     ratio: float | None = None
+    # For page 100 of a list: its ratio to the floor over page 1's, i.e. page 100 against page 1
+    # with each taken against the floor requests interleaved with it (so machine drift between the
+    # two measures cancels out).
+    vs_page_one: float | None = None
     notes: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -383,10 +387,11 @@ def floor_and_lists(persona: Persona, args, include_lists: bool) -> list[Measure
         return out
     for size in PAGE_SIZES:
         url = f"{LIST_URL}?size={size}"
-        out.append(measure(f"list size={size} page 1", persona.username, url,
-                           lambda url=url: client.get(url), requests=args.requests,
-                           warmup=args.warmup, explain=args.explain, is_list=True,
-                           floor=persona.floor))
+        first = measure(f"list size={size} page 1", persona.username, url,
+                        lambda url=url: client.get(url), requests=args.requests,
+                        warmup=args.warmup, explain=args.explain, is_list=True,
+                        floor=persona.floor)
+        out.append(first)
         far_url, note = far_page(client, url, size)
         far = measure(f"list size={size} page {FAR_PAGE}", persona.username, far_url,
                       lambda far_url=far_url: client.get(far_url), requests=args.requests,
@@ -394,6 +399,8 @@ def floor_and_lists(persona: Persona, args, include_lists: bool) -> list[Measure
                       floor=persona.floor)
         if note:
             far.notes.append(note)
+        if far.ratio and first.ratio:
+            far.vs_page_one = far.ratio / first.ratio
         out.append(far)
     return out
 
@@ -1053,7 +1060,7 @@ def format_ms(value: float | None) -> str:
 
 def print_table(measures: list[Measure]) -> None:
     header = ("measure", "user", "status", "n", "median ms", "p95 ms", "queries", "rows touched",
-              "x floor", "rows", "flags")
+              "x floor", "x page 1", "rows", "flags")
     rows = []
     for m in measures:
         flags = []
@@ -1068,7 +1075,8 @@ def print_table(measures: list[Measure]) -> None:
                      format_ms(m.median_ms), format_ms(m.p95_ms),
                      "-" if m.queries is None else str(m.queries),
                      "-" if m.rows_touched is None else f"{m.rows_touched:,}",
-                     "-" if m.ratio is None else f"{m.ratio:.1f}",
+                     "-" if m.ratio is None else f"{m.ratio:.2f}",
+                     "-" if m.vs_page_one is None else f"{m.vs_page_one:.2f}",
                      "-" if m.rows_shown is None else str(m.rows_shown), "; ".join(flags)))
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
