@@ -190,7 +190,25 @@ def _key(row: Incident | dict, name: str):
 _GRANTS = IncidentGroupObjectPermission._meta.db_table
 
 
-def _grant_walk(group_id: int, *, within: QuerySet[Incident] | None, limit: int,
+# A list's filters, for the functions below: querysets of incidents, or of incident ids (a
+# one-column values() queryset, e.g. of observables: the rows need not be read from the incidents
+# table at all), every one of which a listed incident must be in.
+Within = QuerySet | Sequence[QuerySet] | None
+
+
+def _restrictions(within: Within) -> list[tuple[str, list]]:
+    if within is None:
+        return []
+    restrictions = []
+    for queryset in [within] if isinstance(within, QuerySet) else within:
+        ids = queryset.order_by()
+        if ids.model is Incident:
+            ids = ids.values("pk")
+        restrictions.append(ids.query.get_compiler(using=ids.db).as_sql())
+    return restrictions
+
+
+def _grant_walk(group_id: int, *, within: Within, limit: int,
                 cursor: Cursor | None = None, order: str | None = None,
                 columns: str = "content_object_id") -> tuple[str, list]:
     """SQL and parameters of one CERT group's view grants: of the incidents in `within`, past
@@ -202,8 +220,7 @@ def _grant_walk(group_id: int, *, within: QuerySet[Incident] | None, limit: int,
     condition implies, so that the index scan starts at the cursor's position."""
     conditions = ["group_id = %s", "permission_id = %s"]
     params: list = [group_id, _view_permission_id()]
-    if within is not None:
-        sql, within_params = within.values("pk").query.get_compiler(using=within.db).as_sql()
+    for sql, within_params in _restrictions(within):
         conditions.append(f"content_object_id IN ({sql})")
         params.extend(within_params)
     if cursor is not None:
@@ -232,7 +249,7 @@ def _union(walks: list[tuple[str, list]], columns: str, limit: int,
 
 
 def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
-                          within: QuerySet[Incident] | None = None,
+                          within: Within = None,
                           select_related: Sequence[str] = (),
                           values: Sequence[str] = (), with_count: bool = False) -> IncidentPage:
     """A page of `size` incidents that `user` may see, newest report first, starting after
@@ -315,7 +332,7 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
 COUNT_CAP = 1_000
 
 
-def count_visible_incidents(user, *, within: QuerySet[Incident] | None = None,
+def count_visible_incidents(user, *, within: Within = None,
                             cap: int | None = None) -> tuple[int, bool]:
     """How many incidents `user` may see (of `within`), counting at most `cap` + 1 rows
     (default COUNT_CAP): (count, True) when there are more than `cap`, then count is `cap`."""
@@ -327,7 +344,7 @@ def count_visible_incidents(user, *, within: QuerySet[Incident] | None = None,
     return (cap, True) if found > cap else (found, False)
 
 
-def _count(group_ids, within: QuerySet[Incident] | None, cap: int) -> int:
+def _count(group_ids, within: Within, cap: int) -> int:
     """The distinct incidents the groups may view (of `within`), counting at most cap + 1 (more
     than cap: capped). A member of several CERTs counts the union: when any group's walk is full
     it alone holds cap + 1."""

@@ -298,7 +298,9 @@ class Observable(models.Model):
         ordering = ["type", "value"]
         constraints = [models.UniqueConstraint(fields=["incident", "type", "value"],
                                                name="observable_once_per_incident")]
-        indexes = [models.Index(fields=["type", "value"], name="observable_lookup")]
+        # With the incident, a search by value reads the index alone (issue 8: a campaign's
+        # indicator is in thousands of incidents).
+        indexes = [models.Index(fields=["type", "value", "incident"], name="observable_lookup")]
 
     def __str__(self) -> str:
         return f"{self.get_type_display()}: {self.value}"

@@ -65,8 +65,10 @@ class IncidentListQuery(forms.Form):
         except BadCursor as error:
             raise forms.ValidationError(str(error)) from None
 
-    def filters(self) -> QuerySet[Incident] | None:
-        """The incidents the filters and the search let through (None: no filter at all)."""
+    def filters(self) -> list[QuerySet]:
+        """What the filters and the search let through, for access.visible_incident_page's
+        `within`: the incidents matching the fields, and for an observable search the ids of the
+        incidents that have it (read from the observables index alone). Empty: no filter."""
         data = self.cleaned_data
         conditions = Q()
         for name in ("status", "tlp", "source"):
@@ -74,9 +76,16 @@ class IncidentListQuery(forms.Form):
                 conditions &= Q(**{name: data[name]})
         if data.get("severity") is not None:
             conditions &= Q(severity=data["severity"])
+        within: list[QuerySet] = []
         if data.get("q"):
-            conditions &= search_condition(data["q"])
-        return Incident.objects.filter(conditions) if conditions else None
+            search = search_condition(data["q"])
+            if isinstance(search, QuerySet):
+                within.append(search)
+            else:
+                conditions &= search
+        if conditions:
+            within.append(Incident.objects.filter(conditions))
+        return within
 
     def page_link_data(self) -> dict[str, str]:
         """The query string of this list without its cursor, for the links of other pages."""
@@ -84,9 +93,10 @@ class IncidentListQuery(forms.Form):
                 if name != "cursor" and name in self.fields and value not in ("", None)}
 
 
-def search_condition(text: str) -> Q:
+def search_condition(text: str) -> Q | QuerySet:
     """What a search box query matches: a reference exactly; else the incidents with any
-    observable the text contains (by the observables index); else words in the title."""
+    observable the text contains (as the ids of those incidents, from the observables index);
+    else words in the title."""
     upper = text.upper()
     if REFERENCE.match(upper) and not upper.startswith("CVE-"):
         return Q(reference=upper)
@@ -95,7 +105,7 @@ def search_condition(text: str) -> Q:
         having = Q()
         for type_, value in observables:
             having |= Q(type=type_, value=value)
-        return Q(pk__in=Observable.objects.filter(having).values("incident_id"))
+        return Observable.objects.filter(having).values("incident_id")
     return Q(title__icontains=text)
 
 

@@ -253,6 +253,9 @@ def test_list_page_filters_and_searches(client, certs, member, lahore_many):
     assert sorted(list_references(client.get(CHANGELIST, {"q": "192.0.2[.]7"}))) == sorted(
         [with_ip.reference, red.reference])
     assert list_references(client.get(CHANGELIST, {"q": "Quiet red"})) == [red.reference]
+    # A CVE ID is shaped like a reference but is searched as an observable.
+    Observable.objects.create(incident=with_ip, type="cve", value="CVE-2023-20198", created_at=T0)
+    assert list_references(client.get(CHANGELIST, {"q": "cve-2023-20198"})) == [with_ip.reference]
 
     # A parent CERT sees neither the RED incident by its observable nor by its reference.
     client.force_login(staffed(member("punjab", "handler")))
