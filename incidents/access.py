@@ -250,13 +250,12 @@ def _union(walks: list[tuple[str, list]], columns: str, limit: int,
 
 def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
                           within: Within = None,
-                          select_related: Sequence[str] = (),
                           values: Sequence[str] = (), with_count: bool = False) -> IncidentPage:
     """A page of `size` incidents that `user` may see, newest report first, starting after
     `cursor` (keyset pagination, cert_portal.pagination), optionally only those in `within` (the
-    filters of a list). `select_related` shapes the query that loads the page's incidents; with
-    `values` (field names, as for QuerySet.values) the page holds dicts of those fields, "pk" and
-    "reported_at" instead of Incident objects, which a list that only prints them reads faster.
+    filters of a list). With `values` (field names, as for QuerySet.values) the page holds dicts
+    of those fields, "pk" and "reported_at" instead of Incident objects, which a list that only
+    prints them reads faster.
 
     It decides exactly as `visible_incidents` does (the view grants of the user's active CERTs)
     but reads the grants in the list's order, from the index (group, permission, report time,
@@ -270,7 +269,7 @@ def visible_incident_page(user, *, size: int, cursor: Cursor | None = None,
         return IncidentPage([])
     newer = cursor is not None and cursor.direction is Direction.NEWER
     direction = "ASC" if newer else "DESC"
-    rows = Incident.objects.select_related(*select_related)
+    rows = Incident.objects.all()
     if values:
         rows = rows.values("pk", "reported_at", *values)
     cap = COUNT_CAP
