@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "django_ratelimit",
     # Throttles staff sign-in (cert_portal/signin.py); its attempts are listed in the admin.
     "axes",
+    # Two-factor sign-in for every staff member (cert_portal/accounts/).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "cert_portal",
     "organizations",
     "incidents",
@@ -72,6 +76,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lock-out page.
@@ -94,6 +100,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cert_portal.context_processors.portal",
+                # The staff dashboard's header: active CERT, role, unread notices.
+                "cert_portal.staff.staff_frame",
             ],
         },
     },
@@ -132,7 +140,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Staff sign in with two factors (cert_portal/accounts/); the admin uses the same page.
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "dashboard:queue"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ur", "اردو")]

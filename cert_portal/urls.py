@@ -4,6 +4,7 @@ from django.contrib.contenttypes.views import shortcut
 from django.http import Http404, HttpResponseRedirect
 from django.urls import include, path
 
+from cert_portal.staff import switch_cert
 from incidents.access import get_visible_incident_part, incident_link
 
 admin.site.site_header = "CERT portal administration"
@@ -31,6 +32,11 @@ urlpatterns = [
     # Before the admin's own pattern for the same address, which it replaces.
     path("admin/r/<int:content_type_id>/<path:object_id>/", admin.site.admin_view(view_on_site)),
     path("admin/", admin.site.urls),
+    # Staff: two-factor sign-in, then the dashboard (issue 9).
+    path("", include("cert_portal.accounts.urls")),
+    path("dashboard/cert/", switch_cert, name="switch_cert"),
+    path("dashboard/registry/", include("organizations.dashboard.urls")),
+    path("dashboard/", include("incidents.dashboard.urls")),
     # set_language: the language switch in base.html posts here.
     path("i18n/", include("django.conf.urls.i18n")),
     path("incidents/", include("incidents.urls")),

@@ -110,6 +110,11 @@ class Incident(models.Model):
     # When the resolution deadline was found missed; set once per deadline.
     resolution_missed_at = models.DateTimeField(null=True, blank=True)
 
+    # A duplicate merged into another incident (issue 9): it is closed, and its reporter's status
+    # page follows the incident it was merged into.
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="merged_duplicates", editable=False)
+
     # Optimistic concurrency: every write is a conditional UPDATE on this column.
     version = models.PositiveIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -131,6 +136,12 @@ class Incident(models.Model):
             models.Index(fields=["resolve_due_at"], name="incident_resolve_due",
                          condition=models.Q(status__in=["new", "acknowledged", "in_progress"],
                                             resolution_missed_at__isnull=True)),
+            # The queue's tabs of one CERT's or one person's work (issue 9): newest first within
+            # a status, so a tab page and its capped count stop early however long the history.
+            models.Index(fields=["owner_cert", "status", "reported_at"],
+                         name="incident_owner_status"),
+            models.Index(fields=["assignee", "status", "reported_at"],
+                         name="incident_assignee_status"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(severity__gte=0, severity__lte=5),
@@ -234,6 +245,9 @@ class EventKind(models.TextChoices):
     ATTACHMENT = "attachment", "Attachment added"
     ACK_MISSED = "ack_missed", "Acknowledgement deadline missed"
     RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
+    MERGED = "merged", "Merged"
+    LINKED = "linked", "Related incident linked"
+    TASK = "task", "Task changed"
 
 
 class AppendOnlyError(Exception):
@@ -354,6 +368,7 @@ class Notification(models.Model):
         REPORTER_FOLLOW_UP = "reporter_follow_up", "The reporter added information"
         REPORT_CONFIRMATION = "report_confirmation", "Report received"
         REPORTER_REPLY = "reporter_reply", "New message for the reporter"
+        WATCHED_ACTIVITY = "watched_activity", "Activity on an incident you watch"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -409,3 +424,130 @@ class RoutingRule(models.Model):
         return ((self.sector_id is None or self.sector_id == sector_id)
                 and (not self.region or self.region == region)
                 and (self.public_body is None or self.public_body == public_body))
+
+
+# --- The staff dashboard's own rows (issue 9) -----------------------------------------------------
+
+
+class IncidentTask(models.Model):
+    """One item of an incident's checklist. Written only by incidents.services.tasks."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=200)
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="incident_tasks")
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_done(self) -> bool:
+        return self.done_at is not None
+
+
+class IncidentLink(models.Model):
+    """Two incidents a member marked as related. Stored once per pair, the lower id first, so
+    that "related to" reads the same from either side."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    related = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "related"], name="incident_link_once"),
+            models.CheckConstraint(condition=models.Q(incident__lt=models.F("related")),
+                                   name="incident_link_ordered"),
+        ]
+        indexes = [models.Index(fields=["related", "incident"], name="incident_link_reverse")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} <-> {self.related_id}"
+
+
+class SavedView(models.Model):
+    """A named queue view (tab, filters, sort) a member saved; shared with one of their CERTs
+    when `cert` is set."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="saved_views")
+    cert = models.ForeignKey(Cert, null=True, blank=True, on_delete=models.CASCADE,
+                             related_name="+", help_text="Shared with this CERT's members.")
+    query = models.CharField(max_length=1000, help_text="The queue's query string.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IncidentVisit(models.Model):
+    """When a member last opened an incident: rows changed since are marked unread."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "incident"],
+                                               name="incident_visit_once")]
+
+
+class IncidentWatch(models.Model):
+    """A member watches an incident: its activity reaches them (while they may view it)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "incident"],
+                                               name="incident_watch_once")]
+
+
+class InboxItem(models.Model):
+    """An in-app notice: one per recipient of a Notification, written when the notification is
+    delivered, for the same recipients as its e-mail (incidents.access.message_recipients)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="inbox_items")
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "notification"],
+                                               name="inbox_item_once")]
+        indexes = [models.Index(fields=["user", "created_at"], name="inbox_unread",
+                                condition=models.Q(read_at__isnull=True))]
+
+
+class StaffPreferences(models.Model):
+    """A member's choices for the dashboard: which kinds of notice also reach them by e-mail,
+    and when they last visited (for "new since your last visit")."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="staff_preferences")
+    # Kinds of Notification.Kind that the member does not want by e-mail (in-app still shows).
+    email_muted_kinds = models.JSONField(default=list, blank=True)
+    # The start of the previous visit: what changed after it is "new since your last visit".
+    previous_visit_at = models.DateTimeField(null=True, blank=True)
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"
