@@ -42,7 +42,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, whose admin.site asks for both factors (cert_portal/accounts/admin_site.py).
+    "cert_portal.accounts.apps.TwoFactorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Signs staff out after STAFF_IDLE_MINUTES without a request; after auth and messages.
+    "cert_portal.accounts.idle.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
@@ -143,6 +146,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Staff sign in with two factors (cert_portal/accounts/); the admin uses the same page.
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard:queue"
+# A signed-in session with no request for this many minutes is signed out (cert_portal/accounts/idle.py).
+STAFF_IDLE_MINUTES = env_int("STAFF_IDLE_MINUTES", 30, minimum=1)
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ur", "اردو")]
@@ -339,6 +344,11 @@ NOTIFICATION_RETRY_DELAY_SECONDS = env_int("NOTIFICATION_RETRY_DELAY_SECONDS", 6
 # What the portal calls itself, shown in every page's header.
 PORTAL_NAME = env_str("PORTAL_NAME", "National CERT Portal")
 PORTAL_COUNTRY = env_str("PORTAL_COUNTRY", "Pakistan")
+# The name an authenticator app shows beside the portal's codes (django-otp's otpauth:// URI).
+OTP_TOTP_ISSUER = PORTAL_NAME
+# The admin lists and deletes members' authenticators (a member who lost phone and recovery codes
+# enrols again) but never shows their secrets or recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 LOGGING = {

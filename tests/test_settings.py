@@ -263,3 +263,16 @@ def test_portal_base_url_is_read_without_its_trailing_slash_and_defaults_only_wi
     local = start_django_printing("PORTAL_BASE_URL", DEBUG="1")
     assert local.returncode == 0, local.stderr
     assert local.stdout.strip() == "http://127.0.0.1:8000"
+
+
+# --- STAFF_IDLE_MINUTES: staff are signed out after that long without a request (issue 9) ------
+
+def test_staff_idle_minutes_defaults_to_thirty_and_refuses_less_than_one():
+    default = start_django_printing("STAFF_IDLE_MINUTES", DEBUG="1")
+    assert (default.returncode, default.stdout.strip()) == (0, "30"), default.stderr
+    given = start_django_printing("STAFF_IDLE_MINUTES", DEBUG="1", STAFF_IDLE_MINUTES="10")
+    assert given.stdout.strip() == "10", given.stderr
+
+    assert_refused(start_django(DEBUG="1", STAFF_IDLE_MINUTES="0"), "STAFF_IDLE_MINUTES=0")
+    assert_refused(start_django(DEBUG="1", STAFF_IDLE_MINUTES="half an hour"),
+                   "STAFF_IDLE_MINUTES='half an hour'")

@@ -1,7 +1,10 @@
 """Staff sign-in is throttled (issue 7, finding 7): after AXES_FAILURE_LIMIT wrong passwords for
 one account from one address, that account is locked for that address for AXES_COOLOFF_MINUTES,
 and after SIGNIN_FAILURE_RATE_LIMIT failures from one address that address is locked: even the
-right password gets the lock-out page (429, saying when to try again and whom to ask)."""
+right password gets the lock-out page (429, saying when to try again and whom to ask).
+
+The password is the first step of the two-factor sign-in at /login/ (issue 9): a right password
+leads to the second step (PENDING_SESSION_KEY), a locked one leads nowhere."""
 
 from __future__ import annotations
 
@@ -10,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
+from cert_portal.accounts.views import PENDING_SESSION_KEY
 from tests import startup
 from tests.factories import UserFactory
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"
 PASSWORD = "correct horse battery staple"
 ATTACKER = "198.51.100.66"
 
@@ -32,7 +35,8 @@ def sign_in(client: Client, password: str, username: str = "night.handler", **ex
 
 
 def signed_in(client: Client) -> bool:
-    return SESSION_KEY in client.session
+    """Whether the password step passed (the second factor is tested in tests/accounts/)."""
+    return PENDING_SESSION_KEY in client.session
 
 
 def test_the_right_password_signs_in(staff):
@@ -52,7 +56,7 @@ def test_after_the_failure_limit_even_the_right_password_gets_the_lock_out_page(
     last_wrong = sign_in(client, "one more guess")
     right = sign_in(client, PASSWORD)
 
-    assert [response.status_code for response in wrong] == [200] * (limit - 1)
+    assert [response.status_code for response in wrong] == [400] * (limit - 1)
     assert last_wrong.status_code == 429
     assert right.status_code == 429
     assert not signed_in(client)
@@ -61,6 +65,30 @@ def test_after_the_failure_limit_even_the_right_password_gets_the_lock_out_page(
     assert "Sign-in locked for a while" in text
     assert f"Try again in {django_settings.AXES_COOLOFF_MINUTES} minutes" in text
     assert "ask the head of your CERT or a portal administrator" in text
+
+
+def test_failures_are_forgiven_only_once_both_factors_passed(staff):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.twofactor import totp_code
+
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    limit = django_settings.AXES_FAILURE_LIMIT
+    client = Client(REMOTE_ADDR=ATTACKER)
+    for n in range(limit - 1):
+        sign_in(client, f"guess {n}")
+    # The right password alone (no code) does not reset the count: one more guess locks.
+    assert sign_in(Client(REMOTE_ADDR=ATTACKER), PASSWORD).status_code == 302
+    assert sign_in(client, "one more guess").status_code == 429
+    assert sign_in(Client(REMOTE_ADDR=ATTACKER), PASSWORD).status_code == 429
+
+    other = Client(REMOTE_ADDR="203.0.113.10")
+    for n in range(limit - 1):
+        sign_in(other, f"typo {n}")
+    sign_in(other, PASSWORD)
+    assert other.post("/login/code/", {"code": totp_code(device)}).status_code == 302
+    # Signed in with both factors: the failures of that address are forgiven.
+    assert sign_in(Client(REMOTE_ADDR="203.0.113.10"), "typo again").status_code == 400
 
 
 def test_the_lock_applies_to_that_account_from_that_address_only(staff):
@@ -116,7 +144,7 @@ def test_many_accounts_tried_from_one_address_lock_that_address(staff, settings)
     refused = sign_in(client, PASSWORD)
     elsewhere = Client(REMOTE_ADDR="203.0.113.10")
 
-    assert [response.status_code for response in sprayed] == [200] * 10
+    assert [response.status_code for response in sprayed] == [400] * 10
     assert refused.status_code == 429
     assert not signed_in(client)
     assert 1 <= int(refused["Retry-After"]) <= 3600

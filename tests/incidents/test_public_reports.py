@@ -37,6 +37,7 @@ from incidents.services import incident_comment, incident_create
 from organizations.models import Sector
 from tests.factories import UserFactory
 from tests.incidents.support import DELIVERY_TASK, queued_funcs
+from tests.twofactor import sign_in
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n% a small document\n"
@@ -166,8 +167,8 @@ def test_an_inactive_rule_is_skipped(rules):
 
 def test_a_rule_edited_in_the_admin_changes_the_routing(rules):
     rule = RoutingRule.objects.get(target_cert=rules["banking"])
-    admin = Client()
-    admin.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    # The admin asks for both factors (issue 9).
+    admin = sign_in(Client(), UserFactory(username="root", is_staff=True, is_superuser=True))
     response = admin.post(f"/admin/incidents/routingrule/{rule.pk}/change/", {
         "name": "Banking reports to the CII CERT", "priority": "10",
         "sector": sector_pk("banking"), "region": "", "public_body": "unknown",

@@ -56,10 +56,12 @@ def test_the_admin_refuses_deactivating_a_cert_with_open_incidents(client, certs
     from django.contrib.auth import get_user_model
 
     from tests.organizations.test_admin import form_data
+    from tests.twofactor import sign_in
 
     soc = certs["punjab-it-board-cert"]
     make_incident(owner_cert=soc, actor=member("punjab-it-board-cert", "handler"))
-    client.force_login(get_user_model().objects.create_superuser("root", "root@x.example", "pw"))
+    # The admin asks for both factors (issue 9).
+    sign_in(client, get_user_model().objects.create_superuser("root", "root@x.example", "pw"))
 
     response = client.post(f"/admin/organizations/cert/{soc.pk}/change/",
                            form_data(soc, is_active=False))

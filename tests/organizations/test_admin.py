@@ -5,12 +5,13 @@ from django.contrib.auth.models import Group
 
 from organizations.models import Cert
 from tests.factories import CertFactory, SectorFactory, UserFactory
+from tests.twofactor import sign_in
 
 
 @pytest.fixture
 def admin_client(client, db):
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
+    # The admin asks for both factors (cert_portal/accounts/admin_site.py).
+    return sign_in(client, UserFactory(is_staff=True, is_superuser=True))
 
 
 @pytest.fixture
@@ -149,7 +150,7 @@ def test_admin_lists_certs_in_constant_queries(admin_client, tree, django_assert
 
 
 def test_staff_without_registry_permissions_cannot_edit(client, tree):
-    client.force_login(UserFactory(is_staff=True))
+    sign_in(client, UserFactory(is_staff=True))
     response = client.post("/admin/organizations/cert/add/", form_data())
     assert response.status_code == 403
     assert not Cert.objects.filter(slug="new").exists()

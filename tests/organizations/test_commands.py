@@ -1,12 +1,17 @@
 """The registry's management commands: load_national_structure and check_registry."""
 
+import time
+from base64 import b32decode
 from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cert_portal.accounts.devices import second_factor_verify
 from organizations.models import Cert, Membership, Role, Sector
 from organizations.rules import CertKind, Region
 from organizations.services import cert_create, group_name_for
@@ -33,7 +38,7 @@ def row_counts() -> dict[str, int]:
 
 def demo_logins(output: str) -> dict[str, str]:
     """{username: password or "(unchanged)"} from the table the --demo run prints."""
-    table = output.split("Demo logins for", 1)[1].splitlines()[1:]
+    table = output.split("Demo logins for", 1)[1].split("\nDemo authenticators", 1)[0].splitlines()[1:]
     logins = {}
     for line in table:
         if not line.startswith("  "):
@@ -152,6 +157,53 @@ def test_reset_demo_passwords_gives_new_working_passwords(empty_registry):
         assert second[username] != first[username]
         assert authenticate(username=username, password=second[username]) is not None
         assert authenticate(username=username, password=first[username]) is None
+
+
+def demo_authenticators(output: str) -> dict[str, tuple[str, str]]:
+    """{username: (setup key, otpauth:// URI)} from the list the --demo run prints."""
+    lines = output.split("\nDemo authenticators", 1)[1].splitlines()
+    rows = [line for line in lines if line.startswith("  ")]
+    printed = {}
+    for key_line, uri_line in zip(rows[::2], rows[1::2], strict=True):
+        username, *groups = key_line.split()
+        assert username not in printed, f"{username} printed twice"
+        printed[username] = ("".join(groups), uri_line.strip())
+    return printed
+
+
+def test_every_demo_user_has_an_authenticator_whose_secret_is_printed(empty_registry):
+    output = run("load_national_structure", "--demo")
+
+    assert "DEMO DATA ONLY" in output
+    printed = demo_authenticators(output)
+    assert set(printed) == set(demo_logins(output))
+    for username, (key, uri) in printed.items():
+        device = TOTPDevice.objects.get(user__username=username)
+        assert device.confirmed
+        assert b32decode(key) == device.bin_key
+        assert uri.startswith(f"otpauth://totp/National%20CERT%20Portal%3A{username}?secret={key}")
+        # The code an app set up with the printed key shows is the second factor of sign-in.
+        app = TOTP(b32decode(key))
+        app.time = time.time()
+        assert second_factor_verify(user=device.user, code=f"{app.token():06d}") == device
+    assert len({key for key, _ in printed.values()}) == len(printed), "a secret of each one's own"
+
+
+def test_a_second_demo_run_prints_the_same_secrets(empty_registry):
+    first = demo_authenticators(run("load_national_structure", "--demo"))
+    devices = TOTPDevice.objects.count()
+
+    second = demo_authenticators(run("load_national_structure", "--demo", "--reset-demo-passwords"))
+
+    assert second == first
+    assert TOTPDevice.objects.count() == devices == len(first)
+
+
+def test_the_structure_alone_prints_no_secrets(empty_registry):
+    output = run("load_national_structure")
+
+    assert "Demo authenticators" not in output
+    assert not TOTPDevice.objects.exists()
 
 
 def test_reset_demo_passwords_without_demo_is_refused(empty_registry):
@@ -359,5 +411,5 @@ def test_the_demo_logins_name_the_address_the_portal_serves_on(registry, setting
 
     output = run("load_national_structure", "--demo")
 
-    assert "Demo logins for http://127.0.0.1:8765/admin/ " in output
+    assert "Demo logins for http://127.0.0.1:8765/login/ " in output
     assert "8000" not in output

@@ -14,6 +14,7 @@ from organizations.services import (
     sync_cert_groups,
 )
 from tests.factories import MembershipFactory, UserFactory
+from tests.twofactor import sign_in
 
 
 def in_group(user, cert: Cert) -> bool:
@@ -151,8 +152,8 @@ def test_sync_cert_groups_repairs_groups_changed_by_hand(registry):
 @pytest.fixture
 def admin_client_for_registry(client, registry):
     admin = UserFactory(username="registry-admin", is_staff=True, is_superuser=True)
-    client.force_login(admin)
-    return client
+    # The admin asks for both factors (issue 9).
+    return sign_in(client, admin)
 
 
 def test_admin_add_membership_goes_through_the_service(admin_client_for_registry, registry):

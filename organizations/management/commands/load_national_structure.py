@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cert_portal.accounts.devices import demo_authenticator, otpauth_uri, secret_base32
 from organizations.models import Cert, Membership, Sector
 from organizations.national_structure import CERTS, DEMO_MEMBERS, SECTORS, demo_contact
 from organizations.services import cert_create, membership_add
@@ -21,7 +22,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--demo", action="store_true",
                             help="Also create demo users in several CERTs and roles, and an "
-                                 f"'{ADMIN_USERNAME}' superuser; their passwords are printed once.")
+                                 f"'{ADMIN_USERNAME}' superuser; their passwords are printed once, "
+                                 "their authenticator secrets every time.")
         parser.add_argument("--reset-demo-passwords", action="store_true",
                             help="With --demo: give the existing demo users new passwords and "
                                  "print them.")
@@ -33,6 +35,7 @@ class Command(BaseCommand):
             with transaction.atomic():
                 created_certs = self._load_structure()
                 logins = self._load_demo_users(reset_demo_passwords) if demo else []
+                authenticators = self._load_demo_authenticators([row[0] for row in logins])
         except ValidationError as error:
             raise CommandError(f"The registry refused the national structure, nothing was "
                                f"changed: {'; '.join(error.messages)}") from None
@@ -41,6 +44,7 @@ class Command(BaseCommand):
                           f"{total - created_certs} already there ({total} in the registry).")
         if demo:
             self._print_logins(logins)
+            self._print_authenticators(authenticators)
 
     def _load_structure(self) -> int:
         sectors = {}
@@ -98,10 +102,30 @@ class Command(BaseCommand):
 
     def _print_logins(self, rows) -> None:
         width = max(len(username) for username, _, _ in rows)
-        self.stdout.write(f"\nDemo logins for {settings.PORTAL_BASE_URL.rstrip('/')}/admin/ "
+        self.stdout.write(f"\nDemo logins for {settings.PORTAL_BASE_URL.rstrip('/')}/login/ "
                           "(new passwords are shown only now):")
         for username, where, password in rows:
             self.stdout.write(f"  {username:<{width}}  {password:<18}  {where}")
         if any(password == "(unchanged)" for _, _, password in rows):
             self.stdout.write("Forgot them? manage.py load_national_structure --demo "
                               "--reset-demo-passwords")
+
+    def _load_demo_authenticators(self, usernames: list[str]) -> list[tuple[str, object]]:
+        """Each demo user's confirmed TOTP device: kept from one run to the next, so that `make run`
+        prints the same secret again and an app set up once keeps working."""
+        users = get_user_model().objects.in_bulk(usernames, field_name="username")
+        return [(username, demo_authenticator(user=users[username])) for username in usernames]
+
+    def _print_authenticators(self, rows) -> None:
+        """The demo users' TOTP secrets, so that a newcomer can add one to any authenticator app
+        and pass the second factor of sign-in."""
+        if not rows:
+            return
+        width = max(len(username) for username, _ in rows)
+        self.stdout.write("\nDemo authenticators (DEMO DATA ONLY: these secrets are printed in "
+                          "clear; never use them on a real installation).\nAdd one to an "
+                          "authenticator app: its setup key (time-based, 6 digits), or its "
+                          "otpauth:// link as a QR code.")
+        for username, device in rows:
+            self.stdout.write(f"  {username:<{width}}  {secret_base32(device)}")
+            self.stdout.write(f"  {'':<{width}}  {otpauth_uri(device)}")
