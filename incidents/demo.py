@@ -1,10 +1,16 @@
 """Demo incidents for `make run` (loaded by `manage.py load_demo_incidents`).
 
-Fourteen made-up incidents in Pakistan, spread over the tree (local, provincial, government,
-sectoral, CII, national and organizational CERTs), every status, all five TLP labels, and a short
-story each: what the demo members of organizations.national_structure.DEMO_MEMBERS did with it,
-in order, through incidents.services. A few are aged (`age_hours`): their clocks are moved into
-the past after the story, so that the SLA pass escalates or flags them as it would in production.
+Made-up incidents in Pakistan, spread over the tree (local, provincial, government, sectoral, CII,
+national and organizational CERTs), every status, all five TLP labels, and a short story each:
+what the demo members of organizations.national_structure.DEMO_MEMBERS did with it, in order,
+through incidents.services. A few are aged (`age_hours`): their clocks are moved into the past
+after the story, so that the SLA pass escalates or flags them as it would in production.
+
+The later ones (issue 9) fill every tab of the staff dashboard for the Lahore handler, the Punjab
+handler above them and the national handler: work assigned to them, new and unassigned work,
+overdue work, work escalated, referred, shared and handed over, public reports waiting in triage
+(sent through the public form's own service, `report`), tasks, related incidents, observables
+seen in several incidents, and incidents they watch, with unread notices of what others did.
 
 Every organization, person, address and indicator here is invented. Domains and addresses are
 reserved for documentation only (RFC 2606 / RFC 6761 `example` names, RFC 5737 192.0.2.0/24,
@@ -53,10 +59,35 @@ def change_tlp(by: str, tlp: str, reason: str) -> dict:
     return {"do": "tlp", "by": by, "to": tlp, "reason": reason}
 
 
+def change_severity(by: str, severity: int) -> dict:
+    return {"do": "severity", "by": by, "to": severity}
+
+
+def watch(by: str) -> dict:
+    return {"do": "watch", "by": by}
+
+
+def seen(by: str) -> dict:
+    """The member opens the incident: what others do after it is new to them."""
+    return {"do": "seen", "by": by}
+
+
+def task(by: str, title: str, *, assignee: str | None = None, done: bool = False) -> dict:
+    return {"do": "task", "by": by, "title": title, "assignee": assignee, "done": done}
+
+
+def link(by: str, other_title: str, reason: str) -> dict:
+    """Mark the incident titled `other_title` (loaded earlier) as related."""
+    return {"do": "link", "by": by, "to": other_title, "reason": reason}
+
+
 # Keys: title, classification, incident_type, severity, tlp, owner (CERT slug), created_by (a demo
 # username, or None for a report from the public form), source, description, and optionally
 # reporter_name / reporter_email, affected_organization, sector (slug), region, is_cii,
 # occurred_hours (before the report), detected_hours (before the report), story, age_hours.
+# A public report sent through the form's own service instead has `report` (the form's answers:
+# submission_key, category, and optionally is_public_body, region, reporter_email,
+# reporter_consents_to_contact); the routing rules then choose its owner, which `owner` names.
 DEMO_INCIDENTS: list[dict] = [
     {
         "title": "SMS phishing campaign against Example Bank customers",
@@ -364,6 +395,193 @@ DEMO_INCIDENTS: list[dict] = [
             comment("government.handler", "Advisory sent to all provincial CERTs with the "
                                           "source addresses."),
             comment("sindh.handler", "No further hits on our gateway since the block."),
+        ],
+    },
+]
+
+
+# --- Issue 9: every tab of the dashboard for lahore.handler, punjab.handler and national.handler ---
+
+DEMO_INCIDENTS += [
+    {
+        "title": "Credential phishing against Lahore Electric Supply Company staff",
+        "classification": "fraud", "incident_type": "phishing",
+        "severity": Severity.HIGH, "tlp": Tlp.GREEN,
+        "owner": "lahore", "created_by": "lahore.handler", "source": Source.STAFF,
+        "affected_organization": "Lahore Electric Supply Company (demo)", "region": "PK-PB",
+        "detected_hours": 3,
+        "description": (
+            "Staff received e-mails from hr-notice@lesco-mail.example asking them to re-validate "
+            "their mailbox at hxxp://mailbox-check.lesco-mail[.]example/owa. The page posts the "
+            "passwords to 192.0.2.77, the address that logged in to the e-payment portal "
+            "accounts."
+        ),
+        "story": [
+            seen("lahore.handler"),
+            ack("lahore.handler"),
+            assign("lahore.handler", "lahore.handler"),
+            move("lahore.handler", Status.IN_PROGRESS),
+            task("lahore.handler", "Pull the phishing e-mails from the mail gateway",
+                 assignee="lahore.analyst", done=True),
+            task("lahore.handler", "Reset the passwords of the staff who entered them",
+                 assignee="lahore.handler"),
+            task("lahore.handler", "Ask the hosting provider to take the page down"),
+            link("lahore.handler", "Compromised accounts on the Lahore e-payment portal",
+                 "The same address, 192.0.2.77, used the stolen passwords."),
+            comment("lahore.analyst", "14 staff opened the page; 3 entered their password."),
+        ],
+    },
+    {
+        "title": "Suspicious logins to the Lahore Development Authority mail server",
+        "classification": "intrusion-attempts", "incident_type": "brute-force",
+        "severity": Severity.MEDIUM, "tlp": Tlp.AMBER,
+        "owner": "lahore", "created_by": "lahore.analyst", "source": Source.STAFF,
+        "affected_organization": "Lahore Development Authority (demo)", "region": "PK-PB",
+        "detected_hours": 1,
+        "description": (
+            "The mail server mail.lda.example logged 2,300 failed logins for 40 mailboxes in an "
+            "hour from 203.0.113.88, and one success for the director's mailbox."
+        ),
+        "story": [],
+    },
+    {
+        "title": "Malware-laden invoices sent to traders in Lahore and Faisalabad",
+        "classification": "malicious-code", "incident_type": "malware-distribution",
+        "severity": Severity.HIGH, "tlp": Tlp.AMBER,
+        "owner": "lahore", "created_by": "lahore.handler", "source": Source.STAFF,
+        "region": "PK-PB", "detected_hours": 6,
+        "description": (
+            "Traders received e-mails from billing@invoices-pk.example with an attachment "
+            "invoice_0423.zip. The loader inside calls out to 198.51.100.23, the address seen in "
+            "other malware incidents."
+        ),
+        "story": [
+            ack("lahore.handler"),
+            watch("lahore.handler"),
+            comment("lahore.handler", "Faisalabad traders report the same e-mails: this is a "
+                                      "provincial matter."),
+            escalate("lahore.handler", "Spreads beyond Lahore: PB-CERT should coordinate."),
+            ack("punjab.handler"),
+            assign("punjab.handler", "punjab.handler"),
+            task("punjab.handler", "Send the indicators to the district CERTs of Punjab",
+                 done=True),
+            task("punjab.handler", "Ask the banks to watch for invoice fraud",
+                 assignee="punjab.head"),
+            comment("punjab.handler", "Indicators sent to every district CERT; Lahore keeps "
+                                      "collecting samples."),
+        ],
+    },
+    {
+        "title": "Credential stuffing against the Punjab e-Khidmat portal",
+        "classification": "intrusion-attempts", "incident_type": "brute-force",
+        "severity": Severity.MEDIUM, "tlp": Tlp.AMBER,
+        "owner": "punjab", "created_by": "punjab.handler", "source": Source.STAFF,
+        "affected_organization": "Punjab e-Khidmat portal (demo)", "region": "PK-PB",
+        "detected_hours": 2,
+        "description": (
+            "About 60,000 logins in two hours against hxxps://ekhidmat.punjab[.]example/login "
+            "with e-mail and password pairs from old leaks, mostly from 203.0.113.200 and "
+            "203.0.113.201."
+        ),
+        "story": [
+            ack("punjab.handler"),
+            watch("punjab.handler"),
+            share("punjab.handler", "lahore"),
+            change_severity("punjab.head", Severity.HIGH),
+            comment("punjab.head", "LHR-CERT: check whether your e-payment portal sees the same "
+                                   "sources."),
+        ],
+    },
+    {
+        "title": "Fake traffic-fine SMS messages in Karachi",
+        "classification": "fraud", "incident_type": "phishing",
+        "severity": Severity.LOW, "tlp": Tlp.GREEN,
+        "owner": "sindh", "created_by": "sindh.handler", "source": Source.STAFF,
+        "region": "PK-SD", "detected_hours": 8,
+        "description": (
+            "SMS messages tell drivers to pay an overdue e-challan at "
+            "hxxp://echallan-sindh[.]example/pay within 24 hours; the page asks for card numbers."
+        ),
+        "story": [
+            ack("sindh.handler"),
+            share("sindh.handler", "national"),
+            comment("sindh.handler", "Shared with PK-CERT: the sender IDs look like those of the "
+                                     "tax refund e-mails."),
+        ],
+    },
+    {
+        "title": "Botnet command servers hosted in a national data centre",
+        "classification": "malicious-code", "incident_type": "c2-server",
+        "severity": Severity.SEVERE, "tlp": Tlp.AMBER,
+        "owner": "national", "created_by": "national.handler", "source": Source.STAFF,
+        "detected_hours": 12,
+        "description": (
+            "Partners report that 192.0.2.200 and 192.0.2.201, rented in a national data centre, "
+            "control a botnet of home routers; the bots fetch commands from "
+            "hxxp://cnc.router-update[.]example/cfg."
+        ),
+        "story": [
+            ack("national.handler"),
+            assign("national.handler", "national.analyst"),
+            watch("national.handler"),
+            task("national.handler", "Ask the data centre to preserve the servers' logs",
+                 assignee="national.analyst", done=True),
+            task("national.handler", "Notify the operators of the infected routers",
+                 assignee="national.analyst"),
+            link("national.handler", "E-mails impersonating the Federal Board of Revenue with a "
+                                     "fake refund link",
+                 "The refund e-mails were sent through this botnet."),
+            comment("national.analyst", "Both servers seized; the bots now fail to reach them."),
+            comment("national.head", "Keep it open until the router owners are told."),
+        ],
+        # Four days old with a three-day resolution target: flagged overdue at the root.
+        "age_hours": 4 * 24,
+    },
+    {
+        "title": "Messages offering Ehsaas programme payments for a registration fee",
+        "classification": "fraud", "incident_type": "masquerade",
+        "severity": Severity.LOW, "tlp": Tlp.AMBER,
+        "owner": "national", "created_by": None, "source": Source.PUBLIC_FORM,
+        "report": {"submission_key": "demo-report-ehsaas", "category": "fraud",
+                   "reporter_email": "citizen2@example.com",
+                   "reporter_consents_to_contact": True},
+        "description": (
+            "My mother got a WhatsApp message saying she can receive a programme payment if she "
+            "first pays 2,000 rupees at hxxp://ehsaas-register[.]example/fee."
+        ),
+        "story": [],
+    },
+    {
+        "title": "Website of a Punjab district hospital redirects to a gambling site",
+        "classification": "intrusions", "incident_type": "system-compromise",
+        "severity": Severity.LOW, "tlp": Tlp.AMBER,
+        "owner": "punjab", "created_by": None, "source": Source.PUBLIC_FORM,
+        "report": {"submission_key": "demo-report-hospital", "category": "intrusion",
+                   "is_public_body": True, "region": "PK-PB"},
+        "affected_organization": "District hospital (demo)",
+        "description": (
+            "Opening hxxp://dhq-hospital.punjab[.]example from a phone sends me to a gambling "
+            "site at hxxp://win-big[.]example."
+        ),
+        "story": [],
+    },
+    {
+        "title": "A Lahore school's portal shows other students' records",
+        "classification": "information-content-security", "incident_type": "data-leak",
+        "severity": Severity.LOW, "tlp": Tlp.AMBER,
+        "owner": "national", "created_by": None, "source": Source.PUBLIC_FORM,
+        "report": {"submission_key": "demo-report-school", "category": "data-leak",
+                   "region": "PK-PB", "reporter_email": "parent@example.org",
+                   "reporter_consents_to_contact": True},
+        "affected_organization": "A private school in Lahore (demo)",
+        "description": (
+            "Changing the number at the end of hxxps://portal.school[.]example/report/1042 shows "
+            "the report cards of other students."
+        ),
+        "story": [
+            refer("national.handler", "lahore", "A Lahore matter: LHR-CERT knows the school."),
+            comment("lahore.handler", "Thank you: we are contacting the school today.",
+                    reporter_visible=True),
         ],
     },
 ]

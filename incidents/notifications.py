@@ -1,4 +1,4 @@
-"""Delivery of the notification outbox (incidents.models.Notification) by e-mail.
+"""Delivery of the notification outbox (incidents.models.Notification) by e-mail and in-app.
 
 Services record notifications in their transaction; after commit one django-q2 task delivers
 every pending row, and a schedule runs the same task every minute for rows whose next attempt
@@ -6,16 +6,19 @@ is due. A row is claimed with a conditional UPDATE before sending and marked sen
 task delivered twice, or two workers at once, send each e-mail once.
 
 Who receives a row is decided here, at delivery, by incidents.access.message_recipients from the
-grants of that moment. A send that fails is tried again after 1, 2, 4, ... minutes, up to
-NOTIFICATION_MAX_ATTEMPTS times in all, then the row is marked failed with its last error and
-shown to administrators. The task itself never raises for a failed send: the outbox, not
-django-q2's retry of failed tasks, owns the retry schedule (issue 7, finding 4: a row that could
-never be sent was retried on every run for ever).
+grants of that moment. Every staff recipient gets an in-app notice (an InboxItem, written before
+the e-mail is tried, so a mail relay that is down delays no notice); the e-mail goes to those of
+them with an address who did not mute the kind (issue 9). A send that fails is tried again after
+1, 2, 4, ... minutes, up to NOTIFICATION_MAX_ATTEMPTS times in all, then the row is marked failed
+with its last error and shown to administrators. The task itself never raises for a failed send:
+the outbox, not django-q2's retry of failed tasks, owns the retry schedule (issue 7, finding 4: a
+row that could never be sent was retried on every run for ever).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,8 +28,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from incidents.access import message_recipients
-from incidents.models import Notification
+from cert_portal.pagination import Cursor, Direction, Position, encode_cursor
+from incidents.access import Recipient, email_addresses, message_recipients, visible_incidents
+from incidents.models import InboxItem, Incident, Notification, TimelineEvent
 from incidents.reporter_token import derive_token
 from incidents.text import single_line
 
@@ -67,8 +71,11 @@ def deliver_pending(*, now=None) -> int:
                .order_by("pk"))
     if not due:
         return 0
+    chosen = message_recipients(due)
+    write_inbox(due, chosen)
+    events = watched_events(due)
     sent = 0
-    for notification, recipients in zip(due, message_recipients(due), strict=True):
+    for notification, recipients in zip(due, chosen, strict=True):
         claimed = (Notification.objects
                    .filter(pk=notification.pk, sent_at__isnull=True, failed_at__isnull=True,
                            claimed_at=notification.claimed_at)
@@ -78,15 +85,66 @@ def deliver_pending(*, now=None) -> int:
         try:
             if recipients is None:
                 raise LookupError(f"incidents.access has no rule for {notification.kind!r}")
-            _send(notification, recipients)
+            addresses = email_addresses(recipients)
+            _send(notification, addresses, event=events.get(notification.pk))
         except Exception as error:  # noqa: BLE001 - any failure is recorded and retried later
             _record_failure(notification, error, now)
             continue
         Notification.objects.filter(pk=notification.pk).update(
-            sent_at=timezone.now(), recipients=", ".join(recipients),
+            sent_at=timezone.now(), recipients=", ".join(addresses),
             attempts=notification.attempts + 1, last_error="")
         sent += 1
     return sent
+
+
+def write_inbox(notifications: list[Notification],
+                recipients: list[list[Recipient] | None]) -> None:
+    """Write the in-app notice of each staff recipient of each notification, in one INSERT for
+    all of them. Delivery can repeat (a retry after a failed e-mail, two workers at once): a
+    notice already written is the same notice."""
+    InboxItem.objects.bulk_create([
+        InboxItem(user_id=recipient.user_id, notification=notification,
+                  created_at=notification.created_at)
+        for notification, chosen in zip(notifications, recipients, strict=True)
+        for recipient in chosen or () if recipient.user_id is not None
+    ], ignore_conflicts=True)
+
+
+def write_pending_notices() -> int:
+    """Write the in-app notices of every notification not yet delivered, without sending its
+    e-mail (delivery still does that, and finds the notices there already); return how many
+    notices were new. For the demo loader: unread notices from the first sign-in, without
+    printing every demo e-mail into the output of `make run`."""
+    pending = list(Notification.objects.filter(sent_at__isnull=True, failed_at__isnull=True)
+                   .select_related("incident").order_by("pk"))
+    if not pending:
+        return 0
+    before = InboxItem.objects.count()
+    write_inbox(pending, message_recipients(pending))
+    return InboxItem.objects.count() - before
+
+
+WATCH_KEY_PREFIX = "watch:"
+
+
+def watched_event_id(notification: Notification) -> int | None:
+    """The timeline event a WATCHED_ACTIVITY notification reports (its key is "watch:<event id>")."""
+    if notification.kind != Notification.Kind.WATCHED_ACTIVITY:
+        return None
+    _, _, event_id = notification.key.partition(WATCH_KEY_PREFIX)
+    return int(event_id) if event_id.isdigit() else None
+
+
+def watched_events(notifications) -> dict[int, TimelineEvent]:
+    """{notification id: the event it reports} for the WATCHED_ACTIVITY ones, in one query (none
+    when there are none)."""
+    event_ids = {notification.pk: watched_event_id(notification) for notification in notifications}
+    event_ids = {pk: event_id for pk, event_id in event_ids.items() if event_id is not None}
+    if not event_ids:
+        return {}
+    events = TimelineEvent.objects.select_related("actor").in_bulk(set(event_ids.values()))
+    return {pk: events[event_id] for pk, event_id in event_ids.items() if event_id in events}
+
 
 
 def _record_failure(notification: Notification, error: Exception, now) -> None:
@@ -114,7 +172,7 @@ def base_url() -> str:
     return settings.PORTAL_BASE_URL.rstrip("/")
 
 
-def _send(notification: Notification, recipients: list[str]) -> None:
+def _send(notification: Notification, recipients: list[str], *, event=None) -> None:
     if not recipients:
         logger.info("notification %s has nobody to go to now", notification.key)
         return
@@ -124,20 +182,36 @@ def _send(notification: Notification, recipients: list[str]) -> None:
     elif notification.kind == Notification.Kind.REPORTER_REPLY:
         subject, body = _reporter_reply(incident)
     else:
-        subject, body = _staff_message(notification)
+        subject, body = _staff_message(notification, event)
     # Headers must be one line whatever was stored (rows from before titles were cleaned).
     send_mail(single_line(subject)[:250], body, None, recipients)
 
 
-def _staff_message(notification: Notification) -> tuple[str, str]:
+def describe_event(event: TimelineEvent) -> str:
+    """What happened, in one line: "Status changed: new -> acknowledged, by Ayesha Khan"."""
+    change = " -> ".join(value for value in (event.old_value, event.new_value) if value)
+    who = ((event.actor.get_full_name() or event.actor.get_username()) if event.actor
+           else "the system")
+    text = event.get_kind_display() + (f": {change}" if change else "")
+    return single_line(f"{text}, by {who}")
+
+
+def _staff_message(notification: Notification, event: TimelineEvent | None = None) -> tuple[str, str]:
     incident = notification.incident
     title = single_line(incident.title)
     subject = (f"[{incident.tlp}] {incident.reference} "
                f"{notification.get_kind_display().lower()}: {title}")
+    happened = []
+    if notification.kind == Notification.Kind.WATCHED_ACTIVITY:
+        happened = [f"What happened: {describe_event(event)}" if event is not None
+                    else "What happened: see the incident's timeline"]
+        if event is not None and event.reason:
+            happened.append(f"Reason: {single_line(event.reason)[:200]}")
     body = "\n".join([
         f"{incident.tlp} — handle according to the Traffic Light Protocol 2.0.",
         "",
         f"{notification.get_kind_display()}: {incident.reference}",
+        *happened,
         f"Title: {title}",
         f"Owner: {incident.owner_cert.name}",
         f"Status: {incident.get_status_display()}",
@@ -194,3 +268,67 @@ def _reporter_reply(incident) -> tuple[str, str]:
             _("If you did not send this report, ignore this e-mail."),
         ])
     return subject, body
+
+
+# --- Reading the in-app notices (issue 9: the inbox) ----------------------------------------------
+
+
+@dataclass
+class Notice:
+    """One in-app notice as the inbox shows it. `incident` is None when the member may no longer
+    see the incident (its label became stricter, say): then nothing about it may be shown."""
+
+    item: InboxItem
+    kind: str
+    incident: Incident | None
+    event: TimelineEvent | None = None
+
+    @property
+    def is_unread(self) -> bool:
+        return self.item.read_at is None
+
+
+@dataclass
+class NoticePage:
+    notices: list[Notice]
+    older_cursor: str | None = None
+    newer_cursor: str | None = None
+
+
+def inbox_page(user, *, size: int, cursor: Cursor | None = None) -> NoticePage:
+    """A page of `user`'s notices, newest first, after `cursor` (keyset pagination on the time
+    and id of the notice), in four queries whatever the page's size: the notices with their
+    incidents, which of those incidents the user may see now (incidents.access), and the events
+    of the notices about watched activity (when there are any)."""
+    items = InboxItem.objects.filter(user=user).select_related("notification__incident")
+    newer = cursor is not None and cursor.direction is Direction.NEWER
+    if cursor is not None:
+        at, pk = cursor.position.at, cursor.position.pk
+        beyond = (Q(created_at__gt=at) | Q(created_at=at, pk__gt=pk) if newer
+                  else Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+        items = items.filter(beyond)
+    order = ("created_at", "pk") if newer else ("-created_at", "-pk")
+    rows = list(items.order_by(*order)[:size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if newer:
+        rows.reverse()
+    if not rows:
+        return NoticePage([])
+    notifications = [item.notification for item in rows]
+    visible = set(visible_incidents(user, Incident.objects.filter(
+        pk__in={notification.incident_id for notification in notifications}))
+        .values_list("pk", flat=True))
+    events = watched_events([n for n in notifications if n.incident_id in visible])
+    notices = [Notice(item=item, kind=item.notification.kind,
+                      incident=(item.notification.incident
+                                if item.notification.incident_id in visible else None),
+                      event=events.get(item.notification_id))
+               for item in rows]
+    first = Position(rows[0].created_at, rows[0].pk)
+    last = Position(rows[-1].created_at, rows[-1].pk)
+    has_older = more if not newer else True
+    has_newer = more if newer else cursor is not None
+    return NoticePage(notices,
+                      older_cursor=encode_cursor(Direction.OLDER, last) if has_older else None,
+                      newer_cursor=encode_cursor(Direction.NEWER, first) if has_newer else None)

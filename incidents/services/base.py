@@ -9,8 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from incidents.access import Action, require
-from incidents.models import Incident, Notification, TimelineEvent
-from incidents.notifications import enqueue_delivery
+from incidents.models import EventKind, Incident, IncidentWatch, Notification, TimelineEvent
+from incidents.notifications import WATCH_KEY_PREFIX, enqueue_delivery
 from incidents.severity import Severity
 
 
@@ -35,10 +35,56 @@ def write_incident(incident: Incident, **changes) -> None:
     incident.updated_at = now
 
 
+def mark_changed(incident: Incident, at) -> None:
+    """Move the incident's updated_at to `at` for an addition that leaves its row alone (a
+    comment, an observable, a file), so that the queue marks it unread and "new since your last
+    visit" for those who have not seen it (issue 9). Not a versioned write: an addition never
+    conflicts with a change of the row."""
+    Incident.objects.filter(pk=incident.pk, updated_at__lt=at).update(updated_at=at)
+
+
 def add_event(incident, kind, actor, at, *, old: str = "", new: str = "", reason: str = "") -> TimelineEvent:
-    return TimelineEvent.objects.create(incident=incident, kind=kind, actor=actor, at=at,
-                                        old_value=str(old)[:300], new_value=str(new)[:300],
-                                        reason=reason)
+    """Append one timeline event, and tell the incident's watchers of it (`notify_watchers`)."""
+    event = TimelineEvent.objects.create(incident=incident, kind=kind, actor=actor, at=at,
+                                         old_value=str(old)[:300], new_value=str(new)[:300],
+                                         reason=reason)
+    notify_watchers([event])
+    return event
+
+
+# The activity a watcher hears of (issue 9): what changes the incident's course or adds to it, not
+# the bookkeeping (grants, shares, deadlines flagged by the scheduler, tasks, links).
+WATCHED_EVENT_KINDS = frozenset({
+    EventKind.STATUS, EventKind.ESCALATED, EventKind.REFERRED, EventKind.ASSIGNED,
+    EventKind.SEVERITY, EventKind.TLP, EventKind.COMMENT, EventKind.OBSERVABLE,
+    EventKind.ATTACHMENT, EventKind.MERGED,
+})
+
+
+def notify_watchers(events: list[TimelineEvent], *, deliver_on_commit: bool = True) -> None:
+    """Record one WATCHED_ACTIVITY notification per saved event of a watched kind whose incident
+    has a watcher other than the event's actor (key "watch:<event id>"), in one query to find them
+    (an EXISTS for one incident) and one INSERT. Which watchers receive it, and only while they
+    may view the incident, is decided at delivery (incidents.access.message_recipients)."""
+    events = [event for event in events if event.kind in WATCHED_EVENT_KINDS]
+    if not events:
+        return
+    watched: set[int] = set()
+    for actor_id in {event.actor_id for event in events}:
+        incident_ids = {event.incident_id for event in events if event.actor_id == actor_id}
+        watches = IncidentWatch.objects.filter(incident_id__in=incident_ids)
+        if actor_id is not None:
+            watches = watches.exclude(user_id=actor_id)
+        if len(incident_ids) == 1:
+            watched |= incident_ids if watches.exists() else set()
+        else:
+            watched |= set(watches.values_list("incident_id", flat=True).distinct())
+    notifications = [
+        Notification(key=f"{WATCH_KEY_PREFIX}{event.pk}", kind=Notification.Kind.WATCHED_ACTIVITY,
+                     incident_id=event.incident_id, user_id=event.actor_id, created_at=event.at)
+        for event in events if event.incident_id in watched and event.pk is not None]
+    if notifications:
+        record_notifications(notifications, deliver_on_commit=deliver_on_commit)
 
 
 def notify(kind, incident, at, *, key: str, cert=None, user=None) -> None:

@@ -26,6 +26,7 @@ from incidents.models import (
 from incidents.observables import normalise
 from incidents.services.base import (
     add_event,
+    mark_changed,
     notify,
     require_visible,
 )
@@ -44,6 +45,7 @@ def incident_comment(*, incident: Incident, actor, body: str, reporter_visible: 
                                          reporter_visible=reporter_visible, created_at=now)
         add_event(incident, EventKind.COMMENT, actor, now,
                   new="reporter-visible" if reporter_visible else "internal")
+        mark_changed(incident, now)
         if (actor is not None and reporter_visible
                 and reporter_address(incident, Notification.Kind.REPORTER_REPLY)):
             # A CERT wrote to the reporter, who consented to be told (issue 7, finding 8).
@@ -67,6 +69,7 @@ def incident_add_observable(*, incident: Incident, actor, type: str, value: str)
             observable = Observable.objects.create(incident=incident, type=type, value=normalised,
                                                    created_at=now, added_by=actor)
             add_event(incident, EventKind.OBSERVABLE, actor, now, new=f"{type}: {normalised}"[:300])
+            mark_changed(incident, now)
     except IntegrityError:
         # Recorded by a concurrent request a moment ago: the same answer as above.
         return Observable.objects.get(incident=incident, type=type, value=normalised)
@@ -106,6 +109,7 @@ def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
             attachment.save()
             add_event(incident, EventKind.ATTACHMENT, actor, now,
                       new=f"{name} ({size:,} bytes, sha256 {attachment.sha256[:12]}…)")
+            mark_changed(incident, now)
     except BaseException:
         if attachment.file.name:
             attachment.file.storage.delete(attachment.file.name)

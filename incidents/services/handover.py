@@ -32,6 +32,7 @@ from incidents.models import (
 from incidents.services.base import (
     ConflictError,
     add_event,
+    notify_watchers,
     record_notifications,
     require_visible,
 )
@@ -60,8 +61,9 @@ def incident_refer(*, incident: Incident, actor, to_cert: Cert, reason: str = ""
     return incident
 
 
-def incident_share(*, incident: Incident, actor, cert: Cert) -> IncidentShare:
-    """Let another CERT view the incident; TLP:AMBER+STRICT and TLP:RED are never shared."""
+def incident_share(*, incident: Incident, actor, cert: Cert, reason: str = "") -> IncidentShare:
+    """Let another CERT view the incident; TLP:AMBER+STRICT and TLP:RED are never shared. The
+    reason is kept in the timeline: why this CERT may now read it."""
     require_visible(actor, incident)
     if not shareable(incident.tlp):
         raise ValidationError({"cert": f"{incident.tlp} incidents are not shared outside their "
@@ -83,7 +85,7 @@ def incident_share(*, incident: Incident, actor, cert: Cert) -> IncidentShare:
             raise ValidationError({"cert": f"{current_tlp} incidents are not shared outside "
                                            "their owners and earlier owners."})
         share = IncidentShare.objects.create(incident=incident, cert=cert, shared_by=actor)
-        add_event(incident, EventKind.SHARED, actor, now, new=cert.short_name)
+        add_event(incident, EventKind.SHARED, actor, now, new=cert.short_name, reason=reason)
         sync_grants([incident.pk])
     return share
 
@@ -175,11 +177,12 @@ def hand_over(*, moves: Sequence[tuple[Incident, Cert]], kind: str, actor, reaso
         OwnershipPeriod.objects.bulk_create([
             OwnershipPeriod(incident=incident, cert=to_cert, started_at=at)
             for incident, to_cert in moves])
-        TimelineEvent.objects.bulk_create([
+        handed_over = TimelineEvent.objects.bulk_create([
             TimelineEvent(incident=incident, kind=kind, actor=actor, at=at,
                           old_value=str(incident.owner_cert.short_name)[:300],
                           new_value=str(to_cert.short_name)[:300], reason=reason)
             for incident, to_cert in moves])
+        notify_watchers(handed_over, deliver_on_commit=deliver_on_commit)
         for incident, to_cert in moves:
             incident.owner_cert = to_cert
             incident.status, incident.owner_since, incident.assignee = Status.NEW, at, None

@@ -25,7 +25,7 @@ from django_q.models import Schedule
 
 from incidents import notifications
 from incidents.access import Action, allowed_actions
-from incidents.models import EventKind, Incident, Notification, Status
+from incidents.models import EventKind, InboxItem, Incident, IncidentWatch, Notification, Status
 from incidents.reporter_token import derive_token
 from incidents.services import (
     incident_assign,
@@ -35,6 +35,7 @@ from incidents.services import (
     incident_refer,
     incident_share,
     incident_transition,
+    incident_watch,
     notify,
 )
 from incidents.sla import run_sla_pass
@@ -43,6 +44,7 @@ from organizations.models import Membership
 from organizations.services import membership_remove
 from tests.factories import make_incident
 from tests.incidents.support import STAFF_DOMAIN, T0, emails_of, events, new_mail
+from tests.twofactor import sign_in
 
 TLPS = ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER", "TLP:AMBER+STRICT", "TLP:RED")
 ROLES = ("head", "handler", "analyst", "liaison")
@@ -288,8 +290,9 @@ def test_failed_notifications_are_listed_for_administrators(certs, staff, clock,
     Notification.objects.filter(kind=Notification.Kind.ESCALATED).update(
         failed_at=None, sent_at=clock.now)
 
-    admin = Client()
-    admin.force_login(get_user_model().objects.create_superuser("root", "root@x.example", "pw"))
+    # The admin asks for both factors (issue 9).
+    admin = sign_in(Client(), get_user_model().objects.create_superuser("root", "root@x.example",
+                                                                         "pw"))
     listing = admin.get("/admin/incidents/notification/", {"delivery": "failed"})
 
     assert listing.status_code == 200
@@ -303,11 +306,10 @@ def test_failed_notifications_are_listed_for_administrators(certs, staff, clock,
     assert "Secret red title" not in detail.content.decode()
     assert admin.get("/admin/incidents/notification/add/").status_code == 403
     # A CERT member without the model permission does not see the outbox.
-    member_client = Client()
     user = staff("lahore", "head")
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    member_client.force_login(user)
+    member_client = sign_in(Client(), user)
     assert member_client.get("/admin/incidents/notification/").status_code == 403
 
 
@@ -469,8 +471,7 @@ def test_links_in_emails_use_the_portal_base_url(certs, staff, settings):
     incident_escalate(incident=incident, actor=staff("lahore", "handler"))
 
     [email] = new_mail()
-    assert f"https://cert.example.gov.pk/admin/incidents/incident/{incident.pk}/change/" \
-        in email.body
+    assert f"https://cert.example.gov.pk/dashboard/incidents/{incident.reference}/" in email.body
     assert "127.0.0.1" not in email.body
 
 
@@ -524,7 +525,14 @@ def test_every_kind_reaches_exactly_who_may_view_in_every_relation_and_label(
         matrix_world, staff, clock):
     user_by_email = {user.email: user for user in get_user_model().objects.all()}
     assert {kind for kind in Notification.Kind.values} == {
-        *STAFF_KINDS, "assigned", "report_confirmation", "reporter_reply"}
+        *STAFF_KINDS, "assigned", "report_confirmation", "reporter_reply", "watched_activity"}
+    # Every relation's analyst and liaison watch every incident (rows written as the service
+    # would have while the label allowed it).
+    for incident in matrix_world.values():
+        for slug in RELATION_CERT.values():
+            for role in ("analyst", "liaison"):
+                IncidentWatch.objects.create(user=staff(slug, role), incident=incident,
+                                             created_at=clock.now)
     expected = {}
     for tlp, incident in matrix_world.items():
         for relation, slug in RELATION_CERT.items():
@@ -543,6 +551,15 @@ def test_every_kind_reaches_exactly_who_may_view_in_every_relation_and_label(
             notify("assigned", incident, clock.now, key=key, user=staff(slug, "analyst"))
             expected[key] = ([f"{slug}.analyst{STAFF_DOMAIN}"] if tlp in MAY_VIEW[relation]
                              else [])
+            # Activity on a watched incident: its watchers who may view it, but not who acted
+            # (this relation's liaison).
+            key = f"watch:{tlp}:{relation}"
+            notify("watched_activity", incident, clock.now, key=key, user=staff(slug, "liaison"))
+            expected[key] = sorted(f"{other}.{role}{STAFF_DOMAIN}"
+                                   for other_relation, other in RELATION_CERT.items()
+                                   if tlp in MAY_VIEW[other_relation]
+                                   for role in ("analyst", "liaison")
+                                   if (other, role) != (slug, "liaison"))
 
     deliver_notifications()
 
@@ -551,6 +568,11 @@ def test_every_kind_reaches_exactly_who_may_view_in_every_relation_and_label(
     wrong = [f"{key}: expected {expected[key]}, got {actual[key]}"
              for key in expected if actual[key] != expected[key]]
     assert wrong == []
+    # The in-app notices went to exactly the same people (issue 9).
+    in_app: dict[str, list[str]] = {key: [] for key in expected}
+    for key, email in InboxItem.objects.values_list("notification__key", "user__email"):
+        in_app[key].append(email)
+    assert {key: sorted(emails) for key, emails in in_app.items()} == expected
     # And what was really sent: every staff recipient may view the incident of the message.
     by_subject = {incident.reference: incident for incident in matrix_world.values()}
     for email in mail.outbox:
@@ -581,6 +603,8 @@ def test_the_real_flows_send_staff_messages_only_to_who_may_view(certs, staff, c
     worked = make_incident(owner_cert=certs["lahore"], actor=staff("lahore", "handler"),
                            tlp="TLP:AMBER")
     incident_share(incident=worked, actor=staff("lahore", "handler"), cert=certs["banking"])
+    for slug in ("lahore", "banking"):
+        incident_watch(incident=worked, actor=staff(slug, "analyst"))
     if tlp != "TLP:AMBER":
         incident_change_tlp(incident=worked, actor=staff("lahore", "head"), tlp=tlp)
     incident_assign(incident=worked, actor=staff("lahore", "handler"),
@@ -623,10 +647,11 @@ def test_delivery_costs_a_constant_number_of_queries_per_notification(
             incident_escalate(incident=incident, actor=staff("lahore", "handler"))
 
     queue(3, "few")
-    with django_assert_max_num_queries(3 + 2 * 3):
+    # The rows, their recipients (two queries) and the in-app notices of all (one INSERT) ...
+    with django_assert_max_num_queries(4 + 2 * 3):
         assert deliver_notifications() == 3
     queue(30, "many")
-    with django_assert_max_num_queries(3 + 2 * 30):  # a claim and a mark per row, not per person
+    with django_assert_max_num_queries(4 + 2 * 30):  # a claim and a mark per row, not per person
         assert deliver_notifications() == 30
     assert len(mail.outbox) == 33
 

@@ -1,8 +1,15 @@
 """Load the demo incidents of incidents.demo, so that a newcomer sees a living portal.
 
 Every incident is created and worked through incidents.services, acting as the demo members
-(the system, actor None, only for reports from the public form), so the timelines, grants,
-observables and notifications are exactly what the portal itself would have written.
+(the system, actor None, only for reports from the public form; the newer ones are sent through
+the public form's own service), so the timelines, grants, observables and notifications are
+exactly what the portal itself would have written.
+
+It loads the demo incidents that are not there yet (by title), so that a database made by an
+earlier version gets the newer ones, and running it twice adds nothing. The in-app notices of
+what the demo members did are written at once (incidents.notifications.write_pending_notices), so
+that the dashboard shows unread notices from the first sign-in; their e-mails go out through the
+outbox as always, when the portal's worker runs.
 """
 
 from collections import Counter
@@ -20,6 +27,10 @@ from incidents import services
 from incidents.access import ActionNotAllowed
 from incidents.demo import DEMO_INCIDENTS, demo_titles
 from incidents.models import Incident, IncidentGroupObjectPermission, Status
+from incidents.notifications import write_pending_notices
+from incidents.public.reports import submit_report
+from incidents.services.links import incident_link
+from incidents.services.tasks import task_add, task_set_done
 from incidents.sla import run_sla_pass
 from organizations.models import Cert, Membership, Sector
 
@@ -33,19 +44,22 @@ class Command(BaseCommand):
             "Does nothing if the demo incidents are there already.")
 
     def handle(self, *args, **options):
-        existing = Incident.objects.filter(title__in=demo_titles()).count()
-        if existing:
-            self.stdout.write(f"Demo incidents: {existing} already there, nothing created.")
+        existing = set(Incident.objects.filter(title__in=demo_titles())
+                       .values_list("title", flat=True))
+        missing = [entry for entry in DEMO_INCIDENTS if entry["title"] not in existing]
+        if not missing:
+            self.stdout.write(f"Demo incidents: {len(existing)} already there, nothing created.")
             return
         certs, users, sectors = self._prerequisites()
         try:
             with transaction.atomic():
-                for entry in DEMO_INCIDENTS:
+                for entry in missing:
                     self._load(entry, certs, users, sectors)
                 sla = run_sla_pass()
         except (ValidationError, ActionNotAllowed, Http404, services.ConflictError) as error:
             raise CommandError(f"A demo incident was refused, nothing was created: {error}") from None
-        self._summary(sla)
+        notices = write_pending_notices()
+        self._summary(sla, created=len(missing), kept=len(existing), notices=notices)
 
     def _prerequisites(self):
         """The CERTs, users and sectors the demo data names, or CommandError if any is missing."""
@@ -58,6 +72,8 @@ class Command(BaseCommand):
                 usernames.add(step["by"])
                 if step["do"] == "assign":
                     usernames.add(step["to"])
+                elif step["do"] == "task" and step["assignee"]:
+                    usernames.add(step["assignee"])
                 elif step["do"] in ("escalate", "refer", "share") and step["to"]:
                     slugs.add(step["to"])
         certs = {cert.slug: cert for cert in Cert.objects.filter(slug__in=slugs)}
@@ -83,15 +99,32 @@ class Command(BaseCommand):
             if f"{key}_hours" in entry:
                 details[f"{key}_at"] = now - timedelta(hours=entry[f"{key}_hours"])
         actor = users[entry["created_by"]] if entry["created_by"] else None
-        incident = services.incident_create(
-            actor=actor, owner_cert=certs[entry["owner"]], title=entry["title"],
-            classification=entry["classification"], incident_type=entry["incident_type"],
-            description=entry["description"], severity=entry["severity"], tlp=entry["tlp"],
-            source=entry["source"], **details)
+        if "report" in entry:
+            incident = self._report(entry, details)
+        else:
+            incident = services.incident_create(
+                actor=actor, owner_cert=certs[entry["owner"]], title=entry["title"],
+                classification=entry["classification"], incident_type=entry["incident_type"],
+                description=entry["description"], severity=entry["severity"], tlp=entry["tlp"],
+                source=entry["source"], **details)
         for step in entry["story"]:
             self._step(incident, step, certs, users)
         if entry.get("age_hours"):
             self._age(incident, timedelta(hours=entry["age_hours"]))
+        return incident
+
+    def _report(self, entry, details) -> Incident:
+        """A public report, sent through the public form's service: routed by the routing rules
+        (`make run` loads them first), confirmed to the reporter, announced to its CERT."""
+        answers = dict(entry["report"])
+        answers.update({key: value for key, value in details.items()
+                        if key in ("affected_organization", "region")})
+        incident = submit_report(title=entry["title"], description=entry["description"],
+                                 reporter_language="en", **answers).incident
+        if incident.owner_cert.slug != entry["owner"]:
+            raise CommandError(f"The demo report {entry['title']!r} was routed to "
+                               f"{incident.owner_cert.slug}, not {entry['owner']}: load the "
+                               "default routing rules first (manage.py load_routing_rules).")
         return incident
 
     def _step(self, incident, step, certs, users) -> None:
@@ -119,6 +152,21 @@ class Command(BaseCommand):
             case "tlp":
                 services.incident_change_tlp(incident=incident, actor=actor, tlp=step["to"],
                                              reason=step["reason"])
+            case "severity":
+                services.incident_change_severity(incident=incident, actor=actor,
+                                                  severity=step["to"])
+            case "watch":
+                services.incident_watch(incident=incident, actor=actor)
+            case "seen":
+                services.mark_incident_seen(incident=incident, user=actor)
+            case "task":
+                added = task_add(incident=incident, actor=actor, title=step["title"],
+                                 assignee=users[step["assignee"]] if step["assignee"] else None)
+                if step["done"]:
+                    task_set_done(task=added, actor=actor, done=True)
+            case "link":
+                incident_link(incident=incident, actor=actor,
+                              other=Incident.objects.get(title=step["to"]), reason=step["reason"])
             case other:
                 raise CommandError(f"Unknown demo step {other!r} in {incident.title!r}.")
 
@@ -146,11 +194,14 @@ class Command(BaseCommand):
         IncidentGroupObjectPermission.objects.filter(content_object=incident).update(
             incident_reported_at=F("incident_reported_at") - age)
 
-    def _summary(self, sla) -> None:
+    def _summary(self, sla, *, created: int, kept: int, notices: int) -> None:
         incidents = Incident.objects.filter(title__in=demo_titles())
         by_status = Counter(incidents.values_list("status", flat=True))
-        self.stdout.write(f"Demo incidents: {incidents.count()} created.")
+        self.stdout.write(f"Demo incidents: {created} created"
+                          + (f" ({kept} already there)." if kept else "."))
         for status in Status:
             self.stdout.write(f"  {status.label:<13} {by_status.get(status.value, 0)}")
         self.stdout.write(f"SLA pass: {sla.escalated} escalated, {sla.alerted_at_root} alerted at "
                           f"the root, {sla.resolution_missed} past their resolution deadline.")
+        self.stdout.write(f"In-app notices: {notices} written (their e-mails go out when the "
+                          "portal's worker runs).")
