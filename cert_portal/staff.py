@@ -116,7 +116,7 @@ def unread_notice_count(request, cap: int = 99) -> int:
         from incidents.models import InboxItem  # the frame must not import incidents' models first
 
         staff._unread = (InboxItem.objects.filter(user=request.user, read_at__isnull=True)
-                         .values("pk")[: cap + 1].count())
+                         .order_by().values("pk")[: cap + 1].count())
     return staff._unread
 
 

@@ -7,22 +7,31 @@ An incident the user may not see is answered exactly like one that does not exis
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from cert_portal.pagination import Cursor, Direction, Position, encode_cursor
 from incidents.grants import COMMENT, VIEW, WORK
-from incidents.models import Incident, IncidentGroupObjectPermission, Notification, Source
+from incidents.models import (
+    Incident,
+    IncidentGroupObjectPermission,
+    IncidentWatch,
+    Notification,
+    SavedView,
+    Source,
+    Status,
+)
 from organizations.models import Cert, Membership, Role
 
 
@@ -40,6 +49,9 @@ class Action(StrEnum):
     REFER = "refer"
     SHARE = "share"
     REOPEN_FINAL = "reopen_final"  # closed -> in progress, rejected -> new
+    MERGE = "merge"  # a duplicate into another incident (issue 9)
+    MANAGE_TASKS = "manage_tasks"  # the incident's checklist: add, assign, tick (issue 9)
+    LINK = "link"  # mark another incident as related (issue 9)
 
 
 _ALL_ROLES = frozenset(Role.values)
@@ -60,6 +72,10 @@ ACTION_RULES: dict[Action, tuple[str, frozenset[str]]] = {
     Action.REFER: (WORK, _WORKERS),
     Action.SHARE: (WORK, _WORKERS),
     Action.REOPEN_FINAL: (WORK, frozenset({Role.HEAD})),
+    Action.MERGE: (WORK, _WORKERS),
+    # The people who work or analyse the incident at its owner keep its checklist and relations.
+    Action.MANAGE_TASKS: (WORK, frozenset({Role.HEAD, Role.HANDLER, Role.ANALYST})),
+    Action.LINK: (WORK, frozenset({Role.HEAD, Role.HANDLER, Role.ANALYST})),
 }
 
 
@@ -382,6 +398,222 @@ def actions_for_list(user, incidents: list[Incident]) -> dict[int, set[Action]]:
             for incident in incidents}
 
 
+# --- The lists of the dashboard's queue (issue 9) -------------------------------------------------
+#
+# The queue shows tabs of the active CERT's own work ("mine", "new and unassigned", "overdue",
+# "escalated or referred to us") next to tabs of what its member may see elsewhere ("oversight",
+# "shared with us", "we handed over", "all"). The first kind is read from the incidents table by
+# the index (owner_cert, status, reported_at) instead of walking the member's grants, after
+# checking that the member belongs to that CERT (`owned_incidents`). That decides exactly as the
+# grants do: every member of an incident's current owner may view it, because derive_grants gives
+# the owner view, comment and work whatever the TLP (DOMAIN.md §2), and sync_grants applies that
+# in the transaction of every change of owner. The walk would read through everything the
+# member's CERTs may see (for the National CERT, every incident of the country but the AMBER+STRICT
+# and RED ones) to find one CERT's open incidents; the owner index reads only that CERT's.
+
+
+class ListOrder(StrEnum):
+    NEWEST = "newest"  # newest report first
+    OLDEST = "oldest"  # oldest report first
+    DEADLINE = "deadline"  # the running SLA deadline soonest: lists of one CERT's own incidents
+
+
+def running_deadline() -> Case:
+    """The deadline that runs now: acknowledgement while the incident is new, then resolution."""
+    return Case(When(status=Status.NEW, then=F("ack_due_at")), default=F("resolve_due_at"),
+                output_field=DateTimeField())
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """Which incidents one list holds. With `owner`: that CERT's own incidents, for a member of it
+    (`owned_incidents`); without: every incident the user may see (the grant walk). Either is
+    narrowed by `where` (conditions on the incident) and `within` (as for visible_incident_page).
+    """
+
+    where: Q = Q()  # never changed in place: filters combine Q objects into new ones
+    within: Within = None
+    owner: Cert | None = None
+
+
+def owned_incidents(user, cert: Cert) -> QuerySet[Incident]:
+    """The incidents `cert` owns, when `user` is a member of `cert` and it is active; none
+    otherwise. See the note above: the owner's members may see all of them."""
+    if cert.group_id not in _roles_by_group(user):
+        return Incident.objects.none()
+    return Incident.objects.filter(owner_cert_id=cert.pk)
+
+
+def _within_list(within: Within) -> list[QuerySet]:
+    if within is None:
+        return []
+    return [within] if isinstance(within, QuerySet) else list(within)
+
+
+def _owned_rows(user, scope: ListScope) -> QuerySet[Incident]:
+    rows = owned_incidents(user, scope.owner).filter(scope.where)
+    for ids in _within_list(scope.within):
+        rows = rows.filter(pk__in=ids.order_by())
+    return rows
+
+
+def _walk_within(scope: ListScope) -> list[QuerySet]:
+    within = _within_list(scope.within)
+    if scope.where:
+        within.append(Incident.objects.filter(scope.where))
+    return within
+
+
+def incident_list_page(user, scope: ListScope, *, size: int, cursor: Cursor | None = None,
+                       values: Sequence[str] = (),
+                       order: ListOrder = ListOrder.NEWEST) -> IncidentPage:
+    """A keyset page of the list `scope` describes, in `order` (DEADLINE only for a CERT's own
+    incidents: ValueError otherwise), as visible_incident_page pages (`values` as there).
+
+    The cursor's direction is relative to the list's order: Direction.OLDER asks for the rows
+    after its position (the next page), Direction.NEWER for those before it (the previous page);
+    the page's `older_cursor` leads to the next page and `newer_cursor` to the previous one. For
+    the newest-first order that is exactly visible_incident_page's meaning. One query (two for a
+    member of several CERTs, in the lists of everything they may see)."""
+    if size < 1:
+        return IncidentPage([])
+    if scope.owner is not None:
+        return _owned_page(user, scope, size=size, cursor=cursor, values=values, order=order)
+    within = _walk_within(scope)
+    if order is ListOrder.NEWEST:
+        return visible_incident_page(user, size=size, cursor=cursor, within=within, values=values)
+    if order is not ListOrder.OLDEST:
+        raise ValueError(f"{order} order is only for a CERT's own incidents.")
+    # Oldest first is the grant walk read the other way: the next page holds the rows reported
+    # after the position, which is visible_incident_page's NEWER direction, and the reverse.
+    forward = cursor is None or cursor.direction is Direction.OLDER
+    start = cursor.position if cursor is not None else Position(_BEFORE_ANY_REPORT, 0)
+    page = visible_incident_page(user, size=size, within=within, values=values,
+                                 cursor=Cursor(Direction.NEWER if forward else Direction.OLDER,
+                                               start))
+    rows = list(reversed(page.incidents))
+    if not rows:
+        return IncidentPage([])
+    has_next = page.newer_cursor is not None if forward else True
+    has_previous = cursor is not None and (page.older_cursor is not None or forward)
+    return _page_with_cursors(rows, "reported_at", has_next=has_next, has_previous=has_previous)
+
+
+# Earlier than any report: where the oldest-first walk of a list's first page starts.
+_BEFORE_ANY_REPORT = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _page_with_cursors(rows: list, key: str, *, has_next: bool, has_previous: bool) -> IncidentPage:
+    first = Position(_key(rows[0], key), _key(rows[0], "pk"))
+    last = Position(_key(rows[-1], key), _key(rows[-1], "pk"))
+    return IncidentPage(rows,
+                        older_cursor=encode_cursor(Direction.OLDER, last) if has_next else None,
+                        newer_cursor=encode_cursor(Direction.NEWER, first) if has_previous else None)
+
+
+def _owned_page(user, scope: ListScope, *, size: int, cursor: Cursor | None,
+                values: Sequence[str], order: ListOrder) -> IncidentPage:
+    rows = _owned_rows(user, scope)
+    key = "reported_at"
+    if order is ListOrder.DEADLINE:
+        rows, key = rows.annotate(list_at=running_deadline()), "list_at"
+    forward = cursor is None or cursor.direction is Direction.OLDER
+    ascending = (order is not ListOrder.NEWEST) == forward
+    if cursor is not None:
+        beyond, at = ("gt" if ascending else "lt"), cursor.position.at
+        # The first condition repeats what the second implies, so that an index scan starts at
+        # the cursor's position.
+        rows = rows.filter(**{f"{key}__{beyond}e": at}).filter(
+            Q(**{f"{key}__{beyond}": at}) | Q(**{key: at, f"pk__{beyond}": cursor.position.pk}))
+    sign = "" if ascending else "-"
+    rows = rows.order_by(f"{sign}{key}", f"{sign}pk")
+    if values:
+        rows = rows.values("pk", "reported_at", *(["list_at"] if key == "list_at" else []), *values)
+    found = list(rows[:size + 1])
+    more = len(found) > size
+    found = found[:size]
+    if not forward:
+        found.reverse()
+    if not found:
+        return IncidentPage([])
+    return _page_with_cursors(found, key, has_next=more if forward else True,
+                              has_previous=cursor is not None if forward else more)
+
+
+def count_incident_lists(user, scopes: Mapping[str, ListScope], *,
+                         cap: int | None = None) -> dict[str, tuple[int, bool]]:
+    """How many incidents each list holds, as count_visible_incidents counts (at most `cap` + 1
+    rows read per list, default COUNT_CAP; (cap, True) past it), all in one statement: the
+    queue's tabs count on every page, and ten round trips would cost more than the counting."""
+    cap = COUNT_CAP if cap is None else cap
+    roles = _roles_by_group(user)
+    counted: dict[str, tuple[int, bool]] = {name: (0, False) for name in scopes}
+    parts: list[tuple[str, str, list]] = []
+    for name, scope in scopes.items():
+        try:
+            if scope.owner is not None:
+                if scope.owner.group_id not in roles:
+                    continue
+                rows = _owned_rows(user, scope).order_by().values("pk")[:cap + 1]
+                sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+            elif roles:
+                within = _walk_within(scope)
+                walks = [_grant_walk(group_id, within=within, limit=cap + 1) for group_id in roles]
+                sql, params = walks[0] if len(walks) == 1 else _union(
+                    walks, "DISTINCT content_object_id", cap + 1, "content_object_id")
+            else:
+                continue
+        except EmptyResultSet:
+            continue  # a condition nothing can match (e.g. an empty list of ids)
+        parts.append((name, sql, list(params)))
+    if not parts:
+        return counted
+    selects = ", ".join(f"(SELECT COUNT(*) FROM ({sql}) capped_{number})"
+                        for number, (_, sql, _) in enumerate(parts))
+    with connections[DEFAULT_DB_ALIAS].cursor() as db_cursor:
+        db_cursor.execute(f"SELECT {selects}", [param for _, _, params in parts for param in params])
+        found = db_cursor.fetchone()
+    for (name, _, _), count in zip(parts, found, strict=True):
+        counted[name] = (cap, True) if count > cap else (count, False)
+    return counted
+
+
+# Saved views of the queue (issue 9): a member's own, and those shared with a CERT they belong to.
+
+def visible_saved_views(user) -> QuerySet[SavedView]:
+    """The saved views `user` may see and use: their own, and those shared with an active CERT
+    they are a member of."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return SavedView.objects.none()
+    return SavedView.objects.filter(Q(owner_id=user.pk)
+                                    | Q(cert__group_id__in=list(_roles_by_group(user))))
+
+
+def get_visible_saved_view(user, pk) -> SavedView:
+    """The saved view `pk` if `user` may see it; Http404 for missing, forbidden and malformed
+    ids alike."""
+    try:
+        found = visible_saved_views(user).select_related("cert").filter(pk=pk).first()
+    except (TypeError, ValueError):
+        found = None
+    if found is None:
+        raise Http404("No saved view matches the given query.")
+    return found
+
+
+def may_delete_saved_view(user, saved_view: SavedView) -> bool:
+    """Who saved a view may delete it; so may a head of the CERT it is shared with."""
+    if saved_view.owner_id == user.pk:
+        return True
+    return (saved_view.cert_id is not None
+            and _roles_by_group(user).get(saved_view.cert.group_id) == Role.HEAD)
+
+
+def may_share_saved_view_with(user, cert: Cert) -> bool:
+    """A member shares views only with an active CERT they belong to."""
+    return cert.group_id in _roles_by_group(user)
+
+
 # Who may open an incident for a CERT: the people who would work or analyse it there; a liaison
 # only talks to outside parties.
 OPENER_ROLES = frozenset({Role.HEAD, Role.HANDLER, Role.ANALYST})
@@ -486,6 +718,9 @@ class MessageAudience:
     fallback_roles: frozenset[str] = frozenset()
     # The incident's assignee as well, while they may view it.
     with_assignee: bool = False
+    # The people watching the incident (at delivery), while they may view it. Such a message
+    # names who acted (Notification.user, None for the system): they are left out, not added.
+    with_watchers: bool = False
 
 
 _HEADS = frozenset({Role.HEAD})
@@ -505,6 +740,8 @@ MESSAGE_AUDIENCES: dict[str, MessageAudience] = {
     Notification.Kind.RESOLUTION_MISSED_OVERSIGHT: MessageAudience(_WORKERS),
     # At the root there is no one to escalate to: the national duty handlers.
     Notification.Kind.ACK_MISSED_AT_ROOT: MessageAudience(_HANDLERS, with_assignee=True),
+    # Issue 9: activity on a watched incident, for its watchers but not whoever acted.
+    Notification.Kind.WATCHED_ACTIVITY: MessageAudience(with_watchers=True),
 }
 
 # Messages for the reporter of a public report, who has no account, and whether the reporter
@@ -539,16 +776,35 @@ def reporter_address(incident: Incident, kind: str) -> str:
     return incident.reporter_email or ""
 
 
-def message_recipients(messages: Sequence[Message]) -> list[list[str] | None]:
-    """The e-mail addresses each message goes to (sorted), in the order of `messages`.
+@dataclass(frozen=True, order=True)
+class Recipient:
+    """One person a message goes to: a staff user (in-app, and by e-mail when `by_email`), or
+    the reporter of a public report (user_id None: e-mail only, they have no account)."""
 
-    Staff messages: active users with an e-mail address who are members of an active CERT whose
-    group may view the incident now (the grants as they are at delivery, not when the message
-    was written: the label may have become stricter since), in the roles MESSAGE_AUDIENCES gives
-    the kind, only in the message's CERT when it names one, plus the person it names and the
-    assignee where the kind says so, again only while they may view it. Reporter messages: see
-    `reporter_address`. Two queries for any number of messages. A kind with no rule reaches
-    nobody: its entry is None, for the caller to record as an error rather than a silent "sent".
+    email: str  # "" for a member without an address: in-app only
+    user_id: int | None = None
+    # Whether the message goes to this person by e-mail too: they have an address and did not
+    # mute its kind (StaffPreferences.email_muted_kinds).
+    by_email: bool = True
+
+
+def email_addresses(recipients: Iterable[Recipient]) -> list[str]:
+    """The addresses, sorted, of the recipients who receive the message by e-mail."""
+    return sorted({recipient.email for recipient in recipients if recipient.by_email})
+
+
+def message_recipients(messages: Sequence[Message]) -> list[list[Recipient] | None]:
+    """Who each message goes to (sorted by address, then user), in the order of `messages`.
+
+    Staff messages: active users who are members of an active CERT whose group may view the
+    incident now (the grants as they are at delivery, not when the message was written: the
+    label may have become stricter since), in the roles MESSAGE_AUDIENCES gives the kind, only
+    in the message's CERT when it names one, plus the person it names, the assignee and the
+    watchers where the kind says so, again only while they may view it. Everyone chosen gets the
+    in-app notice; the e-mail (`email_addresses`) goes to those with an address who did not mute
+    the kind. Reporter messages: see `reporter_address`; no in-app notice. Two queries for any
+    number of messages, three when some go to watchers. A kind with no rule reaches nobody: its
+    entry is None, for the caller to record as an error rather than a silent "sent".
     """
     staff = [message for message in messages if message.kind not in REPORTER_MESSAGES]
     viewing_groups: dict[int, set[int]] = {}
@@ -557,43 +813,58 @@ def message_recipients(messages: Sequence[Message]) -> list[list[str] | None]:
         permission__codename=VIEW, permission__content_type__app_label="incidents",
     ).values_list("content_object_id", "group_id"):
         viewing_groups.setdefault(incident_id, set()).add(group_id)
-    members_by_group: dict[int, list[tuple[int, str, int, str]]] = {}
+    # group -> [(cert, role, user, e-mail, muted kinds)]
+    members_by_group: dict[int, list[tuple[int, str, int, str, list]]] = {}
     if viewing_groups:
-        for group_id, cert_id, role, user_id, email in (
+        for group_id, cert_id, role, user_id, email, muted in (
             Membership.objects
             .filter(cert__group_id__in=set().union(*viewing_groups.values()),
                     cert__is_active=True, user__is_active=True)
-            .exclude(user__email="")
-            .values_list("cert__group_id", "cert_id", "role", "user_id", "user__email")
+            .values_list("cert__group_id", "cert_id", "role", "user_id", "user__email",
+                         "user__staff_preferences__email_muted_kinds")
         ):
-            members_by_group.setdefault(group_id, []).append((cert_id, role, user_id, email))
+            members_by_group.setdefault(group_id, []).append(
+                (cert_id, role, user_id, email or "", muted or []))
+    watchers: dict[int, set[int]] = {}
+    watched = {message.incident.pk for message in staff
+               if getattr(MESSAGE_AUDIENCES.get(message.kind), "with_watchers", False)}
+    if watched and viewing_groups:
+        for incident_id, user_id in IncidentWatch.objects.filter(
+                incident_id__in=watched & viewing_groups.keys()).values_list("incident_id", "user_id"):
+            watchers.setdefault(incident_id, set()).add(user_id)
 
-    recipients = []
+    recipients: list[list[Recipient] | None] = []
     for message in messages:
         if message.kind in REPORTER_MESSAGES:
             address = reporter_address(message.incident, message.kind)
-            recipients.append([address] if address else [])
+            recipients.append([Recipient(address)] if address else [])
             continue
         audience = MESSAGE_AUDIENCES.get(message.kind)
         if audience is None:
             recipients.append(None)
             continue
-        # Everyone who may view the incident, whatever their role: (cert, role, user, e-mail).
+        # Everyone who may view the incident, whatever their role.
         viewers = [member for group_id in viewing_groups.get(message.incident.pk, ())
                    for member in members_by_group.get(group_id, ())]
-        chosen: set[str] = set()
+        chosen: set[int] = set()
         for cert_id in ({message.cert_id} if message.cert_id is not None
-                        else {cert_id for cert_id, _, _, _ in viewers}):
+                        else {member[0] for member in viewers}):
             in_cert = [member for member in viewers if member[0] == cert_id]
-            picked = {email for _, role, _, email in in_cert if role in audience.roles}
+            picked = {member[2] for member in in_cert if member[1] in audience.roles}
             if not picked:
-                picked = {email for _, role, _, email in in_cert
-                          if role in audience.fallback_roles}
+                picked = {member[2] for member in in_cert if member[1] in audience.fallback_roles}
             chosen |= picked
-        people = {message.user_id,
-                  message.incident.assignee_id if audience.with_assignee else None} - {None}
-        chosen |= {email for _, _, user_id, email in viewers if user_id in people}
-        recipients.append(sorted(chosen))
+        people = {message.incident.assignee_id if audience.with_assignee else None}
+        if audience.with_watchers:
+            people |= watchers.get(message.incident.pk, set())
+        else:
+            people.add(message.user_id)
+        chosen |= {member[2] for member in viewers if member[2] in people}
+        if audience.with_watchers:
+            chosen.discard(message.user_id)  # who acted knows what they did
+        by_user = {user_id: Recipient(email, user_id, bool(email) and message.kind not in muted)
+                   for _, _, user_id, email, muted in viewers if user_id in chosen}
+        recipients.append(sorted(by_user.values()))
     return recipients
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django import forms
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cert_portal.pagination import BadCursor, decode_cursor
 from incidents.access import IncidentPage, visible_incident_page
@@ -32,23 +33,23 @@ REFERENCE = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{4,}$")
 
 
 def _any(choices) -> list[tuple[str, str]]:
-    return [("", "Any"), *[(str(value), label) for value, label in choices]]
+    return [("", _("Any")), *[(str(value), label) for value, label in choices]]
 
 
 class IncidentListQuery(forms.Form):
     """What a member asks of the incident list: filters, a search, the page size and where the
     page starts. Every field is optional; a bad value is a form error that says what to fix."""
 
-    status = forms.ChoiceField(choices=_any(Status.choices), required=False)
-    severity = forms.TypedChoiceField(choices=_any(Severity.choices), coerce=int,
+    status = forms.ChoiceField(label=_("Status"), choices=_any(Status.choices), required=False)
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=_any(Severity.choices), coerce=int,
                                       empty_value=None, required=False)
-    tlp = forms.ChoiceField(label="TLP", choices=_any(Tlp.choices), required=False)
-    source = forms.ChoiceField(choices=_any(Source.choices), required=False)
-    q = forms.CharField(label="Search", max_length=200, required=False, strip=True,
-                        help_text="A reference (PK-INC-2026-000123), an observable (an address, "
-                                  "domain, URL, e-mail or hash: incidents that have it) or words "
-                                  "of the title.")
-    size = forms.TypedChoiceField(label="Rows per page",
+    tlp = forms.ChoiceField(label=_("TLP"), choices=_any(Tlp.choices), required=False)
+    source = forms.ChoiceField(label=_("Source"), choices=_any(Source.choices), required=False)
+    q = forms.CharField(label=_("Search"), max_length=200, required=False, strip=True,
+                        help_text=_("A reference (PK-INC-2026-000123), an observable (an address, "
+                                    "domain, URL, e-mail or hash: incidents that have it) or words "
+                                    "of the title."))
+    size = forms.TypedChoiceField(label=_("Rows per page"),
                                   choices=[(str(size), str(size)) for size in PAGE_SIZES],
                                   coerce=int, empty_value=DEFAULT_PAGE_SIZE, required=False)
     cursor = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
@@ -65,10 +66,10 @@ class IncidentListQuery(forms.Form):
         except BadCursor as error:
             raise forms.ValidationError(str(error)) from None
 
-    def filters(self) -> list[QuerySet]:
-        """What the filters and the search let through, for access.visible_incident_page's
-        `within`: the incidents matching the fields, and for an observable search the ids of the
-        incidents that have it (read from the observables index alone). Empty: no filter."""
+    def filter_parts(self) -> tuple[Q, list[QuerySet]]:
+        """What the filters and the search let through, in two parts: conditions on the incident,
+        and querysets of ids of incidents (an observable search: the incidents that have it, read
+        from the observables index alone). A form that adds filters extends this."""
         data = self.cleaned_data
         conditions = Q()
         for name in ("status", "tlp", "source"):
@@ -83,6 +84,12 @@ class IncidentListQuery(forms.Form):
                 within.append(search)
             else:
                 conditions &= search
+        return conditions, within
+
+    def filters(self) -> list[QuerySet]:
+        """The filters as access.visible_incident_page's `within`: the incidents matching the
+        fields, and the ids of `filter_parts`. Empty: no filter."""
+        conditions, within = self.filter_parts()
         if conditions:
             within.append(Incident.objects.filter(conditions))
         return within

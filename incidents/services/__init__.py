@@ -38,6 +38,28 @@ from incidents.services.lifecycle import (
     next_reference,
     reference_prefix,
 )
+from incidents.services.links import check_link, incident_link
+from incidents.services.merge import check_merge, incident_merge
+from incidents.services.saved_views import check_saved_view, saved_view_create, saved_view_delete
+from incidents.services.tasks import check_task_change, task_add, task_assign, task_set_done
+from incidents.services.triage import (
+    incident_create_with_observables,
+    report_accept,
+    report_reject,
+    triage_page,
+)
+from incidents.services.visits import record_dashboard_visit
+from incidents.services.watching import (
+    email_muted_kinds,
+    inbox_mark_all_read,
+    inbox_mark_read,
+    incident_unwatch,
+    incident_watch,
+    is_watching,
+    mark_incident_seen,
+    set_email_preferences,
+    staff_notice_kinds,
+)
 
 __all__ = [
     "HAND_OVER_ACTIONS", "HEAD_ONLY_TRANSITIONS", "TRANSITIONS", "ConflictError",
@@ -47,3 +69,11 @@ __all__ = [
     "incident_refer", "incident_share", "incident_transition", "next_reference", "notify",
     "record_notifications", "reference_prefix",
 ]
+__all__ += ["email_muted_kinds", "inbox_mark_all_read", "inbox_mark_read", "incident_unwatch",
+            "incident_watch", "is_watching", "mark_incident_seen", "set_email_preferences",
+            "staff_notice_kinds"]
+__all__ += ["check_merge", "incident_merge"]
+__all__ += ["check_link", "check_task_change", "incident_link", "task_add", "task_assign",
+            "task_set_done"]
+__all__ += ["incident_create_with_observables", "report_accept", "report_reject", "triage_page"]
+__all__ += ["check_saved_view", "record_dashboard_visit", "saved_view_create", "saved_view_delete"]
