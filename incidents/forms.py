@@ -1,16 +1,27 @@
-"""Forms of the staff interface. They parse input; the services decide and write."""
+"""Forms of the staff dashboard's incident pages. They parse input; incidents.access and the
+services decide and write.
+
+The forms of the workspace (issue 9, item 4) take the incident and the member. Their choices are
+the whole of what the services understand (every status of the lifecycle table, every TLP label),
+not only what the member may pick: the page offers only those, and a choice sent by hand that the
+member may not make reaches the service, which refuses it with ActionNotAllowed (the styled 403
+page), instead of being dismissed as "not a valid choice".
+"""
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from incidents import taxonomy
-from incidents.access import assignable_users, certs_to_open_incidents_for
-from incidents.models import Status
+from incidents.access import assignable_users, certs_to_open_incidents_for, visible_incidents
+from incidents.models import Source, Status
 from incidents.observables import ObservableType
 from incidents.services import TRANSITIONS
 from incidents.severity import Severity
 from incidents.tlp import DEFAULT_INCIDENT_TLP, Tlp
 from organizations.models import Cert
+
+REASON_WIDGET = forms.Textarea(attrs={"rows": 3})
 
 
 class VersionedForm(forms.Form):
@@ -27,16 +38,17 @@ class VersionedForm(forms.Form):
 
 
 class IncidentCreateForm(forms.Form):
-    owner_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label="Owner CERT")
-    title = forms.CharField(max_length=300)
-    classification_type = forms.ChoiceField(label="Classification (RSIT)")
-    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int,
+    owner_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label=_("Owner CERT"))
+    title = forms.CharField(label=_("Title"), max_length=300)
+    classification_type = forms.ChoiceField(label=_("Classification (RSIT)"))
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int,
                                       initial=Severity.MEDIUM)
-    tlp = forms.ChoiceField(choices=Tlp.choices, initial=DEFAULT_INCIDENT_TLP, label="TLP")
-    description = forms.CharField(widget=forms.Textarea, required=False,
-                                  help_text="Indicators in the text (also defanged, like "
-                                            "hxxp://example[.]com) are recorded as observables.")
-    affected_organization = forms.CharField(max_length=200, required=False)
+    tlp = forms.ChoiceField(choices=Tlp.choices, initial=DEFAULT_INCIDENT_TLP, label=_("TLP"))
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea, required=False,
+                                  help_text=_("Indicators in the text (also defanged, like "
+                                              "hxxp://example[.]com) are recorded as observables."))
+    affected_organization = forms.CharField(label=_("Affected organization"), max_length=200,
+                                            required=False)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,18 +66,20 @@ class IncidentCreateForm(forms.Form):
 
 
 class TransitionForm(VersionedForm):
-    to_status = forms.ChoiceField(label="New status")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    to_status = forms.ChoiceField(label=_("New status"))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET, required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Head-only re-openings included: the service refuses them to anyone else.
         self.fields["to_status"].choices = [(status, Status(status).label) for status in
                                             sorted(TRANSITIONS[self.incident.status])]
 
 
 class AssignForm(VersionedForm):
-    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False,
-                                      help_text="Leave empty to unassign.")
+    assignee = forms.ModelChoiceField(label=_("Assignee"),
+                                      queryset=get_user_model().objects.none(), required=False,
+                                      help_text=_("Leave empty to unassign."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,21 +87,22 @@ class AssignForm(VersionedForm):
 
 
 class SeverityForm(VersionedForm):
-    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    severity = forms.TypedChoiceField(label=_("Severity"), choices=Severity.choices, coerce=int)
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET, required=False)
 
 
 class TlpForm(VersionedForm):
-    tlp = forms.ChoiceField(choices=Tlp.choices, label="TLP",
-                            help_text="Anyone who works the incident may make it stricter; only a "
-                                      "head may make it less strict.")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    tlp = forms.ChoiceField(choices=Tlp.choices, label=_("TLP"),
+                            help_text=_("Anyone who works the incident may make it stricter; "
+                                        "only a head may make it less strict."))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET, required=False)
 
 
 class EscalateForm(VersionedForm):
-    to_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label="Escalate to",
-                                     help_text="The owner's parent, or any CERT above it.")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    to_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label=_("Escalate to"),
+                                     help_text=_("The owner's parent, or any CERT above it."))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET,
+                             help_text=_("The CERT that receives it reads this first."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,9 +112,10 @@ class EscalateForm(VersionedForm):
 
 
 class ReferForm(VersionedForm):
-    to_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label="Refer to",
-                                     help_text="A CERT below the owner.")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    to_cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label=_("Refer to"),
+                                     help_text=_("A CERT below the owner."))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET,
+                             help_text=_("The CERT that receives it reads this first."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -108,19 +124,115 @@ class ReferForm(VersionedForm):
 
 
 class ShareForm(VersionedForm):
-    cert = forms.ModelChoiceField(queryset=Cert.objects.filter(is_active=True), label="Share with")
+    cert = forms.ModelChoiceField(queryset=Cert.objects.none(), label=_("Share with"),
+                                  help_text=_("Its members may then view the incident, not "
+                                              "change it."))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET,
+                             help_text=_("Why this CERT needs to see it; kept in the timeline."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cert"].queryset = (Cert.objects.filter(is_active=True)
+                                        .exclude(pk=self.incident.owner_cert_id).order_by("path"))
+
+
+INTERNAL, TO_REPORTER = "internal", "reporter"
 
 
 class CommentForm(VersionedForm):
-    body = forms.CharField(widget=forms.Textarea, label="Comment")
-    reporter_visible = forms.BooleanField(required=False, label="Visible to the reporter",
-                                          help_text="Otherwise only CERT staff see it.")
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label=_("Comment"))
+    visibility = forms.ChoiceField(
+        label=_("Who reads it"), widget=forms.RadioSelect, initial=INTERNAL,
+        choices=[(INTERNAL, _("Internal: CERT staff only")),
+                 (TO_REPORTER, _("To the reporter: shown on their status page"))])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.offers_reporter:
+            # Only a public report has a reporter to write to.
+            self.fields["visibility"].choices = self.fields["visibility"].choices[:1]
+
+    @property
+    def offers_reporter(self) -> bool:
+        return self.incident.source == Source.PUBLIC_FORM
+
+    @property
+    def reporter_visible(self) -> bool:
+        return self.cleaned_data["visibility"] == TO_REPORTER
 
 
 class ObservableForm(VersionedForm):
-    type = forms.ChoiceField(choices=ObservableType.choices)
-    value = forms.CharField(max_length=2048)
+    type = forms.ChoiceField(label=_("Type"), choices=ObservableType.choices)
+    value = forms.CharField(label=_("Value"), max_length=2048,
+                            help_text=_("Defanged forms like hxxp:// and example[.]com are "
+                                        "accepted."))
 
 
 class AttachmentForm(VersionedForm):
-    file = forms.FileField()
+    file = forms.FileField(label=_("File"))
+
+
+class TaskForm(VersionedForm):
+    title = forms.CharField(label=_("Task"), max_length=200)
+    assignee = forms.ModelChoiceField(label=_("Assignee"),
+                                      queryset=get_user_model().objects.none(), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users(self.incident).order_by("username")
+
+
+class TaskChoiceForm(VersionedForm):
+    """A change of one task of the incident: the task is looked up among the incident's own."""
+
+    task = forms.ModelChoiceField(label=_("Task"), queryset=None, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["task"].queryset = self.incident.tasks.all()
+
+
+class TaskAssignForm(TaskChoiceForm):
+    assignee = forms.ModelChoiceField(label=_("Assignee"),
+                                      queryset=get_user_model().objects.none(), required=False,
+                                      help_text=_("Leave empty to unassign."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users(self.incident).order_by("username")
+
+
+class VisibleReferenceField(forms.CharField):
+    """A reference of another incident the member may see, cleaned to that incident. Missing and
+    invisible references get the same answer."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("help_text", _("A reference like PK-INC-2026-000123."))
+        super().__init__(**kwargs)
+
+
+def _visible_incident(user, reference: str):
+    found = visible_incidents(user).filter(reference=reference.strip().upper()).first()
+    if found is None:
+        raise forms.ValidationError(
+            _("No incident you may see has the reference %(reference)s. Check it in the queue."),
+            params={"reference": reference.strip()}, code="not_found")
+    return found
+
+
+class LinkForm(VersionedForm):
+    reference = VisibleReferenceField(label=_("Related incident"))
+    reason = forms.CharField(label=_("How they are related"), widget=REASON_WIDGET,
+                             required=False)
+
+    def clean_reference(self):
+        return _visible_incident(self.user, self.cleaned_data["reference"])
+
+
+class MergeForm(VersionedForm):
+    into = VisibleReferenceField(label=_("Merge this duplicate into"))
+    reason = forms.CharField(label=_("Reason"), widget=REASON_WIDGET, required=False)
+
+    def clean_into(self):
+        return _visible_incident(self.user, self.cleaned_data["into"])

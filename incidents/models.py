@@ -155,7 +155,8 @@ class Incident(models.Model):
         return f"{self.reference} {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:incidents_incident_change", args=[self.pk])
+        """The incident's workspace in the staff dashboard (issue 9)."""
+        return reverse("dashboard:incident", args=[self.reference])
 
     @property
     def is_open(self) -> bool:
@@ -506,6 +507,9 @@ class IncidentVisit(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "incident"],
                                                name="incident_visit_once")]
 
+    def __str__(self) -> str:
+        return f"seen at {self.seen_at:%Y-%m-%d %H:%M}"
+
 
 class IncidentWatch(models.Model):
     """A member watches an incident: its activity reaches them (while they may view it)."""
@@ -517,6 +521,9 @@ class IncidentWatch(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "incident"],
                                                name="incident_watch_once")]
+
+    def __str__(self) -> str:
+        return f"watched since {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class InboxItem(models.Model):
@@ -536,6 +543,9 @@ class InboxItem(models.Model):
         indexes = [models.Index(fields=["user", "created_at"], name="inbox_unread",
                                 condition=models.Q(read_at__isnull=True))]
 
+    def __str__(self) -> str:
+        return f"{'read' if self.read_at else 'unread'} notice {self.notification_id}"
+
 
 class StaffPreferences(models.Model):
     """A member's choices for the dashboard: which kinds of notice also reach them by e-mail,
@@ -545,7 +555,8 @@ class StaffPreferences(models.Model):
                                 related_name="staff_preferences")
     # Kinds of Notification.Kind that the member does not want by e-mail (in-app still shows).
     email_muted_kinds = models.JSONField(default=list, blank=True)
-    # The start of the previous visit: what changed after it is "new since your last visit".
+    # The last page seen in the previous visit (one that ended 30 minutes or more before the
+    # current one began): what changed after it is "new since your last visit".
     previous_visit_at = models.DateTimeField(null=True, blank=True)
     last_visit_at = models.DateTimeField(null=True, blank=True)
 

@@ -96,14 +96,19 @@ NEEDS = {
     Action.REFER: "work",
     Action.SHARE: "work",
     Action.REOPEN_FINAL: "work",
+    Action.MERGE: "work",
+    Action.MANAGE_TASKS: "work",
+    Action.LINK: "work",
 }
 
 # §1 "People and roles", with §2 (only a head lowers a TLP) and §3 (only a head re-opens a closed
 # or rejected incident). Read as a ladder: a handler may also do what an analyst may.
 LIAISON_MAY = {Action.VIEW, Action.COMMENT}
 ANALYST_MAY = LIAISON_MAY | {Action.ADD_OBSERVABLE, Action.ATTACH}
+ANALYST_MAY |= {Action.MANAGE_TASKS, Action.LINK}  # issue 9: the checklist and related incidents
 HANDLER_MAY = ANALYST_MAY | {Action.TRANSITION, Action.ASSIGN, Action.CHANGE_SEVERITY,
                              Action.RAISE_TLP, Action.ESCALATE, Action.REFER, Action.SHARE}
+HANDLER_MAY |= {Action.MERGE}  # issue 9: merging a duplicate works it
 HEAD_MAY = HANDLER_MAY | {Action.LOWER_TLP, Action.REOPEN_FINAL}
 ROLE_MAY = {"head": HEAD_MAY, "handler": HANDLER_MAY, "analyst": ANALYST_MAY,
             "liaison": LIAISON_MAY}
