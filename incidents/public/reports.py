@@ -215,6 +215,15 @@ def find_report(reference: str, token: str) -> Incident | None:
     return None
 
 
+def merged_target(incident: Incident) -> Incident | None:
+    """The incident a merged report is now handled as part of (incidents.services.merge), with
+    its owner, or None for a report that was not merged. Its reporter may read only its
+    reference, status and owner: nothing of another reporter's report (issue 9)."""
+    if incident.merged_into_id is None:
+        return None
+    return Incident.objects.select_related("owner_cert").get(pk=incident.merged_into_id)
+
+
 def reporter_messages(incident: Incident):
     """What the reporter may read: reporter-visible comments (theirs and the CERT's)."""
     return Comment.objects.filter(incident=incident, reporter_visible=True).order_by("created_at")
@@ -225,12 +234,18 @@ def check_follow_up(*, incident: Incident, message: str, files=()) -> None:
     validate before it counts the post against the sender's allowance."""
     if not (message or "").strip() and not files:
         raise ValidationError({"message": _("Write a message or add a file.")})
-    check_files(files, incident=incident)
+    # The files of a merged report go to the incident it was merged into, and count there.
+    check_files(files, incident=merged_target(incident) or incident)
 
 
 def add_follow_up(*, incident: Incident, message: str, files=()) -> None:
-    """The reporter adds information: a reporter-visible comment and files, all or nothing."""
+    """The reporter adds information: a reporter-visible comment and files, all or nothing.
+    For a merged report see `_add_merged_follow_up`."""
     check_follow_up(incident=incident, message=message, files=files)
+    target = merged_target(incident)
+    if target is not None:
+        _add_merged_follow_up(incident=incident, target=target, message=message, files=files)
+        return
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -248,6 +263,35 @@ def add_follow_up(*, incident: Incident, message: str, files=()) -> None:
             notify(Notification.Kind.REPORTER_FOLLOW_UP, incident, first.created_at,
                    key=f"reporter_follow_up:{type(first).__name__.lower()}:{first.pk}",
                    cert=incident.owner_cert)
+    except BaseException:
+        _delete_files(stored)
+        raise
+
+
+def _add_merged_follow_up(*, incident: Incident, target: Incident, message: str, files) -> None:
+    """A follow-up to a report merged into `target` goes to `target`, whose handlers read it as
+    an internal comment that names the merged report (internal: the reporter of `target` must
+    not read another reporter's words), with the files, their names led by that reference. The
+    message also stays on the merged report, reporter-visible, so that its reporter still finds
+    what they wrote."""
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            text = (message or "").strip()
+            if text:
+                incident_comment(incident=incident, actor=None, body=text, reporter_visible=True)
+            sent = f"{len(files)} file{'' if len(files) == 1 else 's'}" if files else ""
+            note = (f"From the reporter of {incident.reference}, merged into this incident"
+                    + (f" ({sent} attached)" if sent else "") + ":")
+            first = incident_comment(incident=target, actor=None,
+                                     body=f"{note}\n\n{text}" if text else note,
+                                     reporter_visible=False)
+            for upload in files:
+                upload.name = f"{incident.reference} {clean_filename(upload.name)}"
+                stored.append(incident_attach(incident=target, actor=None,
+                                              uploaded_file=upload).file.name)
+            notify(Notification.Kind.REPORTER_FOLLOW_UP, target, first.created_at,
+                   key=f"reporter_follow_up:comment:{first.pk}", cert=target.owner_cert)
     except BaseException:
         _delete_files(stored)
         raise

@@ -16,6 +16,7 @@ from incidents.public.reports import (
     check_follow_up,
     check_report,
     find_report,
+    merged_target,
     reporter_messages,
     submit_report,
 )
@@ -125,7 +126,7 @@ def status_detail(request, reference: str):
         form.ask_for_files_again()
     return render(request, "incidents/report_status.html", {
         "incident": incident, "messages_for_reporter": reporter_messages(incident),
-        "form": form,
+        "form": form, "merged_into": merged_target(incident),
     }, status=400 if form.errors else 200)
 
 

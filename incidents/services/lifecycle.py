@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.conf import settings
@@ -78,9 +79,12 @@ def next_reference(*, at: datetime) -> str:
 def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
                     incident_type: str, description: str = "", severity: int = Severity.MEDIUM,
                     tlp: str = DEFAULT_INCIDENT_TLP, source: str = Source.STAFF,
+                    observables: Iterable[tuple[str, str]] | None = None,
                     **details) -> Incident:
     """Open an incident owned by `owner_cert`, with its deadlines, first timeline event, ownership
-    record, observables found in the description, and grants."""
+    record, observables, and grants. The observables are those found in the title and
+    description, or exactly `observables` ((type, normalised value) pairs) when a person reviewed
+    what was found (the dashboard's new-incident page)."""
     allowed_details = {"reporter_name", "reporter_email", "reporter_phone",
                        "reporter_consents_to_contact", "reporter_token_hash",
                        "reporter_token_salt", "submission_key", "impact", "is_public_body",
@@ -133,7 +137,8 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
                   reason=f"Source: {incident.get_source_display()}")
         Observable.objects.bulk_create(
             [Observable(incident=incident, type=kind, value=value, created_at=now, added_by=actor)
-             for kind, value in extract(f"{title}\n{description}")],
+             for kind, value in (extract(f"{title}\n{description}") if observables is None
+                                 else observables)],
             ignore_conflicts=True,
         )
         sync_grants([incident.pk])
