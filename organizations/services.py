@@ -14,6 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat, Substr
+from django.utils.translation import gettext
 
 from organizations import hooks
 from organizations.models import PATH_SEPARATOR, Cert, Membership, Role
@@ -131,23 +132,71 @@ def membership_add(*, cert: Cert, user, role: str, actor) -> Membership:
     return membership
 
 
-def membership_change_role(*, membership: Membership, role: str, actor) -> Membership:
+def membership_change_role(*, membership: Membership, role: str, actor,
+                           keep_a_head: bool = False) -> Membership:
+    """Give a member another role. With `keep_a_head` (the dashboard, where heads manage their
+    own CERT), refuse a change that would leave the CERT without a head
+    (membership_head_check)."""
     if role not in Role.values:
         raise ValidationError({"role": f"Unknown role {role!r}: choose one of "
                                        f"{', '.join(Role.values)}."})
-    Membership.objects.filter(pk=membership.pk).update(role=role)
+    with transaction.atomic():
+        if keep_a_head:
+            membership = _locked_membership(membership)
+            membership_head_check(membership=membership, role=role, actor=actor)
+        Membership.objects.filter(pk=membership.pk).update(role=role)
     membership.role = role
     logger.info("registry: %s made %s %s", _who(actor), membership.user, role)
     return membership
 
 
-def membership_remove(*, membership: Membership, actor) -> None:
-    """End a membership and take the person out of the CERT's group."""
+def membership_remove(*, membership: Membership, actor, keep_a_head: bool = False) -> None:
+    """End a membership and take the person out of the CERT's group. With `keep_a_head` (the
+    dashboard), refuse to remove the CERT's last head (membership_head_check)."""
     with transaction.atomic():
+        if keep_a_head:
+            membership = _locked_membership(membership)
+            membership_head_check(membership=membership, role=None, actor=actor)
         membership.user.groups.remove(membership.cert.group_id)
         membership.delete()
     logger.info("registry: %s removed %s from %s", _who(actor), membership.user,
                 membership.cert.slug)
+
+
+def membership_head_check(*, membership: Membership, role: str | None, actor) -> None:
+    """Raise ValidationError (on "role") when giving `membership` `role` (None: ending it) would
+    leave its CERT without a head: nobody could then manage its members or lower a TLP, and the
+    head who manages members in the dashboard is the one it would lock out (issue 9, item 7).
+    Callers that must not race a concurrent change hold the CERT's row lock
+    (membership_change_role and membership_remove with keep_a_head do)."""
+    if membership.role != Role.HEAD or role == Role.HEAD:
+        return
+    if Membership.objects.filter(cert_id=membership.cert_id, role=Role.HEAD).exclude(
+            pk=membership.pk).exists():
+        return
+    cert_name = membership.cert.name
+    if actor is not None and actor.pk == membership.user_id:
+        message = gettext("You are the only head of %(cert)s, so you cannot step down or leave: "
+                          "a CERT needs a head to manage its members. Make another member head "
+                          "first.") % {"cert": cert_name}
+    else:
+        message = gettext("%(person)s is the only head of %(cert)s: a CERT needs a head to manage "
+                          "its members. Make another member head first.") % {
+            "person": membership.user.get_full_name() or membership.user.get_username(),
+            "cert": cert_name}
+    raise ValidationError({"role": message}, code="last_head")
+
+
+def _locked_membership(membership: Membership) -> Membership:
+    """The membership as stored now, read after locking its CERT's row, so that two heads
+    changing each other at once are serialised (SQLite: the write lock taken at BEGIN)."""
+    list(Cert.objects.select_for_update().filter(pk=membership.cert_id).values_list("pk", flat=True))
+    current = (Membership.objects.select_related("cert", "user")
+               .filter(pk=membership.pk).first())
+    if current is None:
+        raise ValidationError({"user": gettext("%(person)s is no longer a member of this CERT.") % {
+            "person": membership.user.get_username()}}, code="gone")
+    return current
 
 
 def sync_cert_groups() -> int:
