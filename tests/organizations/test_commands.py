@@ -116,6 +116,8 @@ def test_load_national_structure_demo_creates_members_in_every_role(empty_regist
     assert set(logins) == {"admin"} | {membership.user.username for membership in members}
     for membership in members:
         assert membership.user.groups.filter(pk=membership.cert.group_id).exists()
+        # Members work in the dashboard; only the registry administrator enters the admin.
+        assert not membership.user.is_staff and not membership.user.is_superuser
     assert User.objects.count() == len(logins)
     for username, password in logins.items():
         assert password != "(unchanged)"

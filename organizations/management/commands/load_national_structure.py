@@ -82,8 +82,9 @@ class Command(BaseCommand):
         for username, slug, role in DEMO_MEMBERS:
             user, made = User.objects.get_or_create(
                 username=username,
-                # Staff status lets members use the Django admin until the dashboard exists.
-                defaults={"email": f"{username}@{slug}.cert.example", "is_staff": True,
+                # Members work in the dashboard; the Django admin is for the registry
+                # administrator only (issue 9), so they get no staff status.
+                defaults={"email": f"{username}@{slug}.cert.example",
                           "first_name": username.split(".")[0].title(),
                           "last_name": role.title()})
             if not Membership.objects.filter(user=user, cert=certs[slug]).exists():
