@@ -32,6 +32,13 @@ class Status(models.TextChoices):
 OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
 
 
+def overdue_condition(now) -> models.Q:
+    """Open incidents past a deadline that runs: acknowledgement while new, resolution while open
+    (Incident.is_ack_overdue / is_resolution_overdue, as a filter for the queue and the counts)."""
+    return (models.Q(status=Status.NEW, ack_due_at__lte=now)
+            | models.Q(status__in=OPEN_STATUSES, resolve_due_at__lte=now))
+
+
 class Source(models.TextChoices):
     PUBLIC_FORM = "public_form", "Public form"
     STAFF = "staff", "Staff"

@@ -30,7 +30,14 @@ from incidents.access import (
     count_incident_lists,
     incident_list_page,
 )
-from incidents.models import OPEN_STATUSES, IncidentShare, IncidentVisit, OwnershipPeriod, Status
+from incidents.models import (
+    OPEN_STATUSES,
+    IncidentShare,
+    IncidentVisit,
+    OwnershipPeriod,
+    Status,
+    overdue_condition,
+)
 from incidents.selectors import IncidentListQuery
 from incidents.severity import Severity
 from incidents.workspace import SlaClock, duration_text
@@ -84,11 +91,6 @@ class Tab:
     def choices(cls) -> list[tuple[str, Any]]:
         return list(cls.LABELS.items())
 
-
-def overdue_condition(now: datetime) -> Q:
-    """Open incidents past a deadline that runs: acknowledgement while new, resolution while open."""
-    return (Q(status=Status.NEW, ack_due_at__lte=now)
-            | Q(status__in=OPEN_STATUSES, resolve_due_at__lte=now))
 
 
 def tab_scope(tab: str, *, user, cert: Cert, now: datetime) -> ListScope:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from incidents.models import OPEN_STATUSES, Incident, Status
+from incidents.models import OPEN_STATUSES, Incident, overdue_condition
 from organizations.models import Cert
 from organizations.selectors import subtree_totals
 
@@ -27,11 +27,6 @@ class IncidentCounts:
     open: dict[int, int]
     overdue: dict[int, int]
 
-
-def overdue_condition(now) -> Q:
-    """Open incidents past a deadline: not acknowledged in time, or not resolved in time (the
-    same as Incident.is_ack_overdue / is_resolution_overdue)."""
-    return Q(status=Status.NEW, ack_due_at__lte=now) | Q(resolve_due_at__lte=now)
 
 
 def incident_counts(*, now, subtree: Cert | None = None) -> IncidentCounts:
