@@ -109,9 +109,28 @@ def staff_page(view):
     return wrapper
 
 
+def verified_page(view):
+    """Run `view` for any signed-in user who passed both factors, member of a CERT or not (the
+    registry administrator too): for pages about the account itself, such as its authenticator.
+    `request.staff` is the member's context, or None for someone in no active CERT."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated or not is_two_factor_verified(request):
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        request.staff = load_staff_context(request)
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    return wrapper
+
+
 def unread_notice_count(request, cap: int = 99) -> int:
     """The member's unread in-app notices, counted up to `cap` (the header shows "99+")."""
     staff = request.staff
+    if staff is None:
+        return 0
     if staff._unread is None:
         from incidents.models import InboxItem  # the frame must not import incidents' models first
 
@@ -146,4 +165,4 @@ def staff_frame(request) -> dict:
 
 __all__ = ["ACTIVE_CERT_SESSION_KEY", "StaffContext", "is_two_factor_verified",
            "load_staff_context", "refused", "staff_frame", "staff_page", "switch_cert",
-           "unread_notice_count"]
+           "unread_notice_count", "verified_page"]

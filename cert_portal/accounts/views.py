@@ -31,7 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cert_portal.accounts import devices
 from cert_portal.accounts.forms import EnrolmentForm, SecondFactorForm, SignInForm
 from cert_portal.accounts.idle import mark_active
-from cert_portal.staff import staff_page
+from cert_portal.staff import verified_page
 
 PENDING_SESSION_KEY = "signin_pending"
 PENDING_SECONDS = 5 * 60
@@ -205,7 +205,7 @@ def logout(request):
 
 # --- The member's two-factor page ---------------------------------------------------------------
 
-@staff_page
+@verified_page
 def two_factor(request):
     """What protects the account: the authenticator and how many recovery codes are left."""
     return _two_factor_page(request, SecondFactorForm(auto_id="replace_%s"))
@@ -221,7 +221,7 @@ def _two_factor_page(request, replace_form, status: int = 200):
 
 
 @require_POST
-@staff_page
+@verified_page
 def two_factor_recovery_codes(request):
     """New recovery codes, shown once; the old ones stop working."""
     codes = devices.recovery_codes_issue(user=request.user, actor=request.user)
@@ -230,7 +230,7 @@ def two_factor_recovery_codes(request):
 
 @sensitive_post_parameters("code", "recovery_code")
 @require_POST
-@staff_page
+@verified_page
 def two_factor_replace(request):
     """Replacing the authenticator starts with a code proving the member holds a second factor
     now (of the current app, or a recovery code when the phone is lost)."""
@@ -251,7 +251,7 @@ def two_factor_replace(request):
 
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
-@staff_page
+@verified_page
 def two_factor_enrol(request):
     """Add the new authenticator; the old one works until the new one is confirmed."""
     data = request.session.get(REPLACING_SESSION_KEY)

@@ -357,7 +357,7 @@ def test_a_user_of_no_cert_signs_in_and_meets_the_refusal_page(db):
     stranger = UserFactory(username="stranger")
     device = TOTPDevice.objects.create(user=stranger, name="phone", confirmed=True)
     client = Client()
-    enter_password(client, stranger, next_url="/account/two-factor/")
+    enter_password(client, stranger, next_url="/dashboard/")
 
     done = enter_code(client, totp_code(device))
 
