@@ -15,6 +15,11 @@ PYTEST_ARGS ?=
 # Stamps: dependencies are installed again only when pyproject.toml is newer than these.
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# axe-core for the browser tests' accessibility checks (tests/browser), installed with npm when
+# npm exists; without it those checks skip and say what to install. Again when the lock file is newer.
+BROWSER_DIR := tests/browser
+STAMP_NPM := $(BROWSER_DIR)/node_modules/.installed
+NPM := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint clean clean-db venv
@@ -80,14 +85,18 @@ run: $(STAMP_RUN) $(ENV_FILE)
 # A developer's .env must not change what the tests see; DATABASE_URL from the environment
 # still applies, so that CI can run the same tests against PostgreSQL.
 test: export CERT_PORTAL_ENV_FILE := /dev/null
-test: $(STAMP_DEV)
+test: $(STAMP_DEV) $(if $(NPM),$(STAMP_NPM))
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check .
 
+$(STAMP_NPM): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	$(NPM) ci --prefix $(BROWSER_DIR) --no-audit --no-fund
+	@touch $@
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache build dist *.egg-info $(BROWSER_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 
 # Only the default SQLite database: a PostgreSQL database named by DATABASE_URL is left alone.
