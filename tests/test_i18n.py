@@ -29,6 +29,22 @@ PUBLIC_TEMPLATES = ["base.html", "404.html", "403_csrf.html", "429.html", "organ
 PUBLIC_MODULES = ["incidents/public/forms.py", "incidents/public/reports.py",
                   "incidents/public/views.py"]
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy"}
+# The staff dashboard (issue 9): its templates, and the Python modules whose messages it shows
+# (views, their forms, the queue's and the workspace's reads, the sign-in, the frame, and the
+# errors of the services that only the dashboard calls). The catalogue covers them completely.
+DASHBOARD_TEMPLATES = ["dashboard/*.html", "dashboard/**/*.html", "accounts/*.html"]
+DASHBOARD_MODULES = ["incidents/dashboard/*.py", "organizations/dashboard/*.py",
+                     "cert_portal/accounts/*.py", "cert_portal/staff.py", "cert_portal/forms.py",
+                     "incidents/forms.py", "incidents/queue.py", "incidents/workspace.py",
+                     "incidents/services/links.py", "incidents/services/merge.py",
+                     "incidents/services/saved_views.py", "incidents/services/tasks.py",
+                     "incidents/services/triage.py", "incidents/services/watching.py"]
+# Every way the dashboard's code marks a message: name -> (has a context, has a plural).
+MARKERS = {"_": (False, False), "gettext": (False, False), "gettext_lazy": (False, False),
+           "gettext_noop": (False, False), "N_": (False, False),
+           "ngettext": (False, True), "ngettext_lazy": (False, True),
+           "pgettext": (True, False), "pgettext_lazy": (True, False),
+           "npgettext": (True, True), "npgettext_lazy": (True, True)}
 
 SAMPLE_PO = r'''# A comment.
 msgid ""
@@ -456,3 +472,93 @@ def test_the_report_form_speaks_urdu():
     assert "یہ خانہ درکار ھے۔" in text  # "This field is required.", from Django's own catalogue
     assert "This field is required." not in text
     cache.clear()
+
+
+# The staff dashboard (issue 9, item 9)
+
+Message = tuple  # (context or None, msgid, plural or None)
+
+
+def _files(base: Path, patterns: list[str]) -> list[Path]:
+    return sorted({path for pattern in patterns for path in base.glob(pattern)})
+
+
+def _dashboard_template_messages() -> set[Message]:
+    """Every message the dashboard's templates ask for, with its context and plural, extracted
+    as makemessages does: templatize, then the gettext calls it writes."""
+    literal = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+    call = re.compile(rf"(?<![\w.])(npgettext|pgettext|ngettext|gettext|_)\(\s*u?({literal})"
+                      rf"(?:\s*,\s*u?({literal}))?(?:\s*,\s*u?({literal}))?")
+    messages = set()
+    for path in _files(BASE_DIR / "templates", DASHBOARD_TEMPLATES):
+        source = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+        for name, *args in call.findall(source):
+            args = [ast.literal_eval(arg) for arg in args if arg]
+            context, plural = MARKERS[name]
+            messages.add((args.pop(0) if context else None, args[0], args[1] if plural else None))
+    return messages
+
+
+def _dashboard_python_messages() -> set[Message]:
+    """Every string literal the dashboard's modules mark for translation, with its context and
+    plural (implicitly concatenated literals are one string, as for xgettext)."""
+    messages = set()
+    for path in _files(BASE_DIR, DASHBOARD_MODULES):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if name not in MARKERS:
+                continue
+            context, plural = MARKERS[name]
+            wanted = 1 + context + plural
+            args = node.args[:wanted]
+            if len(args) < wanted or not all(isinstance(arg, ast.Constant) and isinstance(arg.value, str)
+                                             for arg in args):
+                continue  # a variable, translated where its literal is marked (gettext_noop)
+            values = [arg.value for arg in args]
+            messages.add((values.pop(0) if context else None, values[0], values[1] if plural else None))
+    return messages
+
+
+def _translations(catalogue: gettext.GNUTranslations, message: Message) -> list[str]:
+    """The catalogue's translations of `message` ("" where it has none)."""
+    context, msgid, plural = message
+    key = msgid if context is None else f"{context}\x04{msgid}"
+    if plural is None:
+        return [catalogue._catalog.get(key, "")]
+    return [catalogue._catalog.get((key, n), "") for n in (0, 1)]
+
+
+def test_the_dashboard_extraction_finds_every_kind_of_message():
+    templates, modules = _dashboard_template_messages(), _dashboard_python_messages()
+
+    assert (None, "Keyboard shortcuts", None) in templates
+    assert (None, "%(shown)s incident", "%(shown)s incidents") in templates  # blocktranslate count
+    assert (None, "Not given", None) in templates  # a filter's argument, _("...")
+    assert (None, "Assign to me", None) in modules  # gettext_noop, translated later
+    assert any(plural for _, _, plural in modules)  # ngettext
+    assert len(templates) > 300 and len(modules) > 150
+
+
+@pytest.mark.parametrize("where", ["templates", "modules"])
+def test_every_string_of_the_dashboard_has_an_urdu_translation(where):
+    catalogue = _load(compile_po(UR_PO))
+    messages = _dashboard_template_messages() if where == "templates" else _dashboard_python_messages()
+
+    untranslated = sorted((m for m in messages if "" in _translations(catalogue, m)),
+                          key=lambda m: m[1])
+    assert untranslated == []
+
+
+def test_dashboard_translations_keep_placeholders_and_markup():
+    """%(name)s and the countdown's {time} stay as they are, and so does any HTML in a message:
+    a lost placeholder raises at render time, a lost tag breaks the page."""
+    catalogue = _load(compile_po(UR_PO))
+    kept = re.compile(r"%\(\w+\)[sd]|\{\w+\}|</?[a-z][^>]*>")
+
+    for message in _dashboard_template_messages() | _dashboard_python_messages():
+        _, msgid, plural = message
+        originals = (msgid,) if plural is None else (msgid, plural)
+        for translated, original in zip(_translations(catalogue, message), originals, strict=True):
+            assert sorted(kept.findall(translated)) == sorted(kept.findall(original)), message
