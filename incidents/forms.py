@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from incidents import taxonomy
 from incidents.access import assignable_users, certs_to_open_incidents_for, visible_incidents
 from incidents.models import Source, Status
-from incidents.observables import ObservableType
+from incidents.observables import ObservableType, extract
 from incidents.services import TRANSITIONS
 from incidents.severity import Severity
 from incidents.tlp import DEFAULT_INCIDENT_TLP, Tlp
@@ -162,10 +162,27 @@ class CommentForm(VersionedForm):
 
 
 class ObservableForm(VersionedForm):
-    type = forms.ChoiceField(label=_("Type"), choices=ObservableType.choices)
+    # Left empty, the type is recognised from the value (one click less for the common case).
+    type = forms.ChoiceField(label=_("Type"), required=False,
+                             choices=[("", _("Recognise from the value")), *ObservableType.choices])
     value = forms.CharField(label=_("Value"), max_length=2048,
                             help_text=_("Defanged forms like hxxp:// and example[.]com are "
                                         "accepted."))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("type") or not data.get("value"):
+            return data
+        found = extract(data["value"])
+        if not found:
+            self.add_error("value", _("No address, domain, URL, e-mail address, hash or CVE ID "
+                                      "was recognised in this value: choose its type."))
+        elif len(found) > 1:
+            self.add_error("value", _("This value holds %(count)s indicators: add them one at a "
+                                      "time, or choose the type.") % {"count": len(found)})
+        else:
+            data["type"], data["value"] = found[0]
+        return data
 
 
 class AttachmentForm(VersionedForm):

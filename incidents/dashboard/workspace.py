@@ -39,7 +39,6 @@ from incidents.access import (
     visible_incidents,
 )
 from incidents.models import Incident, IncidentShare, Source, Status
-from incidents.observables import ObservableType
 from incidents.services import HEAD_ONLY_TRANSITIONS, TRANSITIONS
 from incidents.severity import Severity
 from incidents.tlp import STRICTNESS, Tlp, shareable
@@ -154,7 +153,7 @@ def controls(request, incident: Incident, allowed: set[Action]) -> dict[str, Any
         },
         "statuses": statuses, "tlps": tlps, "members": members,
         "severities": [(level.value, level.label) for level in Severity],
-        "observable_types": ObservableType.choices,
+        "observable_types": workspace_forms.ObservableForm.base_fields["type"].choices,
         "escalate_to": escalate_to, "refer_to": refer_to, "share_with": share_with,
     }
 

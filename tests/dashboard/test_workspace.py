@@ -261,8 +261,23 @@ def test_only_a_head_is_offered_to_lower_the_tlp_or_reopen(certs, member, staff_
 
     assert 'id="ws-tlp"' not in handler_page  # nothing stricter than RED, nothing lower for him
     assert '<option value="TLP:GREEN">' in head_page
-    assert 'id="ws-status"' not in handler_page  # closed -> in progress is a head's call
-    assert '<option value="in_progress">' in head_page
+    assert 'name="to_status"' not in handler_page  # closed -> in progress is a head's call
+    assert 'name="to_status" value="in_progress"' in head_page
+
+
+def test_status_and_severity_are_one_click_each(certs, member, staff_client, lahore_incident):
+    client = staff_client(member("lahore", "handler"))
+    page = client.get(page_url(lahore_incident)).content.decode()
+    # Each allowed choice is its own submit button; the current severity is marked, not offered.
+    assert '<button type="submit" name="to_status" value="acknowledged"' in page
+    assert '<button type="submit" name="to_status" value="rejected"' in page
+    assert 'name="to_status" value="resolved"' not in page  # not allowed from new
+    assert '<button type="submit" name="severity" value="4"' in page
+    assert f'name="severity" value="{lahore_incident.severity}"' not in page
+    response = post(client, lahore_incident, "severity", {"severity": 4, "reason": ""})
+    assert response.status_code == 302
+    lahore_incident.refresh_from_db()
+    assert lahore_incident.severity == 4
 
 
 def incident_transition_by_system(incident, status):
@@ -445,6 +460,20 @@ def test_observable_defanged_input_is_normalised(certs, member, staff_client, la
                                      value="https://evil.example/login").exists()
     [event] = events(lahore_incident, EventKind.OBSERVABLE)
     assert event.new_value == "url: https://evil.example/login"
+
+
+def test_an_observable_without_a_type_is_recognised_from_its_value(certs, member, staff_client,
+                                                                   lahore_incident):
+    client = staff_client(member("lahore", "analyst"))
+    response = post(client, lahore_incident, "observable", {"type": "", "value": "evil[.]example"})
+    assert response.status_code == 302
+    assert Observable.objects.filter(incident=lahore_incident, type="domain",
+                                     value="evil.example").exists()
+    for value, says in [("nothing to see here", "choose its type"),
+                        ("192.0.2.1 and evil.example", "holds 2 indicators")]:
+        refused = post(client, lahore_incident, "observable", {"type": "", "value": value})
+        assert refused.status_code == 400 and says in refused.content.decode()
+    assert Observable.objects.filter(incident=lahore_incident).count() == 1
 
 
 def test_an_invalid_observable_is_an_error_on_its_value(certs, member, staff_client,
