@@ -366,8 +366,9 @@ def _plain(choices) -> SimpleNamespace:
 
 
 ST, EV, SRC = _plain(Status), _plain(EventKind), _plain(Source)
-STATUS_LABELS = {member.value: member.label for member in Status}
-SOURCE_LABELS = {member.value: member.label for member in Source}
+# The labels as the services store them in the timeline: in English (services.base.in_english).
+STATUS_LABELS = {member.value: str(member.label) for member in Status}
+SOURCE_LABELS = {member.value: str(member.label) for member in Source}
 SHAREABLE = frozenset(label.value for label in Tlp if shareable(label))
 
 

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from incidents.observables import ObservableType
@@ -20,12 +21,12 @@ from organizations.rules import Region
 
 
 class Status(models.TextChoices):
-    NEW = "new", "New"
-    ACKNOWLEDGED = "acknowledged", "Acknowledged"
-    IN_PROGRESS = "in_progress", "In progress"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
-    REJECTED = "rejected", "Rejected"
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    REJECTED = "rejected", _("Rejected")
 
 
 # Incidents that can still be escalated or referred, and whose SLA clocks run.
@@ -40,10 +41,10 @@ def overdue_condition(now) -> models.Q:
 
 
 class Source(models.TextChoices):
-    PUBLIC_FORM = "public_form", "Public form"
-    STAFF = "staff", "Staff"
-    API = "api", "API"
-    TAXII = "taxii", "TAXII"
+    PUBLIC_FORM = "public_form", _("Public form")
+    STAFF = "staff", _("Staff")
+    API = "api", _("API")
+    TAXII = "taxii", _("TAXII")
 
 
 class ReferenceCounter(models.Model):
@@ -240,22 +241,22 @@ class IncidentShare(models.Model):
 
 
 class EventKind(models.TextChoices):
-    CREATED = "created", "Created"
-    STATUS = "status", "Status changed"
-    ESCALATED = "escalated", "Escalated"
-    REFERRED = "referred", "Referred"
-    ASSIGNED = "assigned", "Assigned"
-    SEVERITY = "severity", "Severity changed"
-    TLP = "tlp", "TLP changed"
-    SHARED = "shared", "Shared"
-    COMMENT = "comment", "Comment"
-    OBSERVABLE = "observable", "Observable added"
-    ATTACHMENT = "attachment", "Attachment added"
-    ACK_MISSED = "ack_missed", "Acknowledgement deadline missed"
-    RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
-    MERGED = "merged", "Merged"
-    LINKED = "linked", "Related incident linked"
-    TASK = "task", "Task changed"
+    CREATED = "created", _("Created")
+    STATUS = "status", _("Status changed")
+    ESCALATED = "escalated", _("Escalated")
+    REFERRED = "referred", _("Referred")
+    ASSIGNED = "assigned", _("Assigned")
+    SEVERITY = "severity", _("Severity changed")
+    TLP = "tlp", _("TLP changed")
+    SHARED = "shared", _("Shared")
+    COMMENT = "comment", _("Comment")
+    OBSERVABLE = "observable", _("Observable added")
+    ATTACHMENT = "attachment", _("Attachment added")
+    ACK_MISSED = "ack_missed", _("Acknowledgement deadline missed")
+    RESOLUTION_MISSED = "resolution_missed", _("Resolution deadline missed")
+    MERGED = "merged", _("Merged")
+    LINKED = "linked", _("Related incident linked")
+    TASK = "task", _("Task changed")
 
 
 class AppendOnlyError(Exception):
@@ -365,18 +366,18 @@ class Notification(models.Model):
     """
 
     class Kind(models.TextChoices):
-        ESCALATED = "escalated", "Escalated to your CERT"
-        REFERRED = "referred", "Referred to your CERT"
-        ASSIGNED = "assigned", "Assigned to you"
-        RESOLUTION_MISSED = "resolution_missed", "Resolution deadline missed"
+        ESCALATED = "escalated", _("Escalated to your CERT")
+        REFERRED = "referred", _("Referred to your CERT")
+        ASSIGNED = "assigned", _("Assigned to you")
+        RESOLUTION_MISSED = "resolution_missed", _("Resolution deadline missed")
         RESOLUTION_MISSED_OVERSIGHT = ("resolution_missed_oversight",
-                                       "Resolution deadline missed below your CERT")
-        ACK_MISSED_AT_ROOT = "ack_missed_root", "Acknowledgement deadline missed at the root"
-        NEW_REPORT = "new_report", "New report from the public"
-        REPORTER_FOLLOW_UP = "reporter_follow_up", "The reporter added information"
-        REPORT_CONFIRMATION = "report_confirmation", "Report received"
-        REPORTER_REPLY = "reporter_reply", "New message for the reporter"
-        WATCHED_ACTIVITY = "watched_activity", "Activity on an incident you watch"
+                                       _("Resolution deadline missed below your CERT"))
+        ACK_MISSED_AT_ROOT = "ack_missed_root", _("Acknowledgement deadline missed at the root")
+        NEW_REPORT = "new_report", _("New report from the public")
+        REPORTER_FOLLOW_UP = "reporter_follow_up", _("The reporter added information")
+        REPORT_CONFIRMATION = "report_confirmation", _("Report received")
+        REPORTER_REPLY = "reporter_reply", _("New message for the reporter")
+        WATCHED_ACTIVITY = "watched_activity", _("Activity on an incident you watch")
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)

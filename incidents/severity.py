@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 SETTING = "INCIDENT_SLA"
 
@@ -42,12 +43,12 @@ SETTING = "INCIDENT_SLA"
 class Severity(models.IntegerChoices):
     """NCISS priority levels, 0 (least) to 5 (most severe)."""
 
-    BASELINE = 0, "Baseline"
-    LOW = 1, "Low"
-    MEDIUM = 2, "Medium"
-    HIGH = 3, "High"
-    SEVERE = 4, "Severe"
-    EMERGENCY = 5, "Emergency"
+    BASELINE = 0, _("Baseline")
+    LOW = 1, _("Low")
+    MEDIUM = 2, _("Medium")
+    HIGH = 3, _("High")
+    SEVERE = 4, _("Severe")
+    EMERGENCY = 5, _("Emergency")
 
 
 class SlaTargets(NamedTuple):

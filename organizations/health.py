@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from organizations.models import PATH_SEPARATOR, Cert, Role
-from organizations.rules import REQUIRED_KINDS, CertKind, cert_violations
+from organizations.rules import REQUIRED_KINDS, cert_violations, kind_name
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def registry_findings() -> list[Finding]:
     for kind in REQUIRED_KINDS:
         if not by_kind.get(kind):
             findings.append(Finding("error", f"{kind}.missing",
-                                    f"There is no active {CertKind(kind).label}.", None))
+                                    f"There is no active {kind_name(kind)}.", None))
 
     for cert in certs:
         chain, cyclic = _parent_chain(cert, by_pk)

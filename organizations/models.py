@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from organizations.rules import CertKind, Region, database_constraints
 
@@ -138,10 +139,10 @@ class Cert(models.Model):
 
 
 class Role(models.TextChoices):
-    HEAD = "head", "Head"
-    HANDLER = "handler", "Incident handler"
-    ANALYST = "analyst", "Analyst"
-    LIAISON = "liaison", "Liaison"
+    HEAD = "head", _("Head")
+    HANDLER = "handler", _("Incident handler")
+    ANALYST = "analyst", _("Analyst")
+    LIAISON = "liaison", _("Liaison")
 
 
 class Membership(models.Model):

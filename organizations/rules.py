@@ -12,29 +12,31 @@ from dataclasses import dataclass
 
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 
 class CertKind(models.TextChoices):
-    NATIONAL = "national", "National CERT"
-    GOVERNMENT = "government", "Government CERT"
-    CII = "cii", "Critical Information Infrastructure CERT"
-    FEDERAL = "federal", "Federal government CERT"
-    PROVINCIAL = "provincial", "Provincial government CERT"
-    LOCAL = "local", "Local government CERT"
-    SECTORAL = "sectoral", "Sectoral CERT"
-    ORGANIZATIONAL = "organizational", "Organizational CERT"
+    NATIONAL = "national", _("National CERT")
+    GOVERNMENT = "government", _("Government CERT")
+    CII = "cii", _("Critical Information Infrastructure CERT")
+    FEDERAL = "federal", _("Federal government CERT")
+    PROVINCIAL = "provincial", _("Provincial government CERT")
+    LOCAL = "local", _("Local government CERT")
+    SECTORAL = "sectoral", _("Sectoral CERT")
+    ORGANIZATIONAL = "organizational", _("Organizational CERT")
 
 
 class Region(models.TextChoices):
     """Provinces and territories, ISO 3166-2:PK."""
 
-    PUNJAB = "PK-PB", "Punjab"
-    SINDH = "PK-SD", "Sindh"
-    KHYBER_PAKHTUNKHWA = "PK-KP", "Khyber Pakhtunkhwa"
-    BALOCHISTAN = "PK-BA", "Balochistan"
-    ISLAMABAD = "PK-IS", "Islamabad Capital Territory"
-    GILGIT_BALTISTAN = "PK-GB", "Gilgit-Baltistan"
-    AZAD_KASHMIR = "PK-JK", "Azad Jammu and Kashmir"
+    PUNJAB = "PK-PB", _("Punjab")
+    SINDH = "PK-SD", _("Sindh")
+    KHYBER_PAKHTUNKHWA = "PK-KP", _("Khyber Pakhtunkhwa")
+    BALOCHISTAN = "PK-BA", _("Balochistan")
+    ISLAMABAD = "PK-IS", _("Islamabad Capital Territory")
+    GILGIT_BALTISTAN = "PK-GB", _("Gilgit-Baltistan")
+    AZAD_KASHMIR = "PK-JK", _("Azad Jammu and Kashmir")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class KindRule:
 
     @property
     def label(self) -> str:
-        return CertKind(self.kind).label
+        return kind_name(self.kind)
 
 
 RULES: dict[str, KindRule] = {
@@ -99,8 +101,15 @@ class Violation:
         return f"[{self.code}] {self.message}"
 
 
+def kind_name(kind: str) -> str:
+    """The English name of a kind, for the rules' messages (written in English, like the other
+    messages of the registry's administration); pages show the translated label."""
+    with translation.override("en"):
+        return str(CertKind(kind).label)
+
+
 def _kind_list(kinds: Iterable[str]) -> str:
-    labels = [CertKind(kind).label for kind in kinds]
+    labels = [kind_name(kind) for kind in kinds]
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
@@ -143,7 +152,7 @@ def cert_violations(cert, *, parent, parent_chain_ids: set[int], peers, children
         elif parent.kind not in rule.parent_kinds:
             found.append(Violation(f"{code}.parent", f"A {rule.label}'s parent must be a "
                                    f"{_kind_list(rule.parent_kinds)}; {_name(parent)} is a "
-                                   f"{CertKind(parent.kind).label}.", "parent"))
+                                   f"{kind_name(parent.kind)}.", "parent"))
     if parent is not None and cert.pk is not None and cert.pk in parent_chain_ids:
         found.append(Violation("tree.cycle", f"{_name(cert)} cannot be placed under "
                                f"{_name(parent)}: that CERT is {_name(cert)} itself or one of its "

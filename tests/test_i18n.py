@@ -38,7 +38,11 @@ DASHBOARD_MODULES = ["incidents/dashboard/*.py", "organizations/dashboard/*.py",
                      "incidents/forms.py", "incidents/queue.py", "incidents/workspace.py",
                      "incidents/services/links.py", "incidents/services/merge.py",
                      "incidents/services/saved_views.py", "incidents/services/tasks.py",
-                     "incidents/services/triage.py", "incidents/services/watching.py"]
+                     "incidents/services/triage.py", "incidents/services/watching.py",
+                     # The labels of the choices every page shows: status, severity, source,
+                     # timeline events, notices, roles, kinds of CERT, regions.
+                     "incidents/models.py", "incidents/severity.py", "organizations/models.py",
+                     "organizations/rules.py"]
 # Every way the dashboard's code marks a message: name -> (has a context, has a plural).
 MARKERS = {"_": (False, False), "gettext": (False, False), "gettext_lazy": (False, False),
            "gettext_noop": (False, False), "N_": (False, False),

@@ -3,10 +3,12 @@ the outbox record, and the 404-first visibility check (DOMAIN.md §2, §3)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from incidents.access import Action, require
 from incidents.models import EventKind, Incident, IncidentWatch, Notification, TimelineEvent
@@ -33,6 +35,14 @@ def write_incident(incident: Incident, **changes) -> None:
         setattr(incident, name, value)
     incident.version += 1
     incident.updated_at = now
+
+
+def in_english(display: Callable[[], object]) -> str:
+    """`display()` (a choice's label, e.g. incident.get_status_display) in English, whatever
+    language the request that called the service speaks: the timeline stores it, and the
+    services' messages are written in English (issue 9 translated the labels for the pages)."""
+    with translation.override("en"):
+        return str(display())
 
 
 def mark_changed(incident: Incident, at) -> None:

@@ -32,6 +32,7 @@ from incidents.models import (
 from incidents.services.base import (
     ConflictError,
     add_event,
+    in_english,
     notify_watchers,
     record_notifications,
     require_visible,
@@ -125,8 +126,9 @@ def check_hand_over(*, incident: Incident, actor, kind: str, to_cert: Cert | Non
     else:
         raise ValueError(f"Not a hand-over: {kind!r}.")
     if incident.status not in OPEN_STATUSES:
+        status = in_english(incident.get_status_display)
         raise ValidationError({"status": f"Only open incidents are handed over; "
-                                         f"{incident.reference} is {incident.get_status_display()}."})
+                                         f"{incident.reference} is {status}."})
     if not to_cert.is_active:
         raise ValidationError({"to_cert": f"{to_cert.name} is not active."})
     if actor is not None:

@@ -32,6 +32,7 @@ from incidents.models import (
 from incidents.observables import extract
 from incidents.services.base import (
     add_event,
+    in_english,
     notify,
     parse_severity,
     require_visible,
@@ -134,7 +135,7 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
         incident.save()
         OwnershipPeriod.objects.create(incident=incident, cert=owner_cert, started_at=now)
         add_event(incident, EventKind.CREATED, actor, now, new=owner_cert.short_name,
-                  reason=f"Source: {incident.get_source_display()}")
+                  reason=f"Source: {in_english(incident.get_source_display)}")
         Observable.objects.bulk_create(
             [Observable(incident=incident, type=kind, value=value, created_at=now, added_by=actor)
              for kind, value in (extract(f"{title}\n{description}") if observables is None
@@ -152,8 +153,10 @@ def incident_transition(*, incident: Incident, actor, to_status: str, reason: st
         raise ValidationError({"status": f"Unknown status {to_status!r}."})
     if to_status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(sorted(TRANSITIONS[incident.status])) or "none"
-        raise ValidationError({"status": f"{incident.get_status_display()} cannot become "
-                                         f"{Status(to_status).label}; allowed next: {allowed}."})
+        now_status = in_english(incident.get_status_display)
+        wanted = in_english(lambda: Status(to_status).label)
+        raise ValidationError({"status": f"{now_status} cannot become {wanted}; "
+                                         f"allowed next: {allowed}."})
     if actor is not None:
         require(actor, incident, Action.TRANSITION)
         if (incident.status, to_status) in HEAD_ONLY_TRANSITIONS:
@@ -170,11 +173,11 @@ def incident_transition(*, incident: Incident, actor, to_status: str, reason: st
         # Back in the queue: the owner has a fresh acknowledgement deadline.
         changes["owner_since"] = now
         changes["ack_due_at"] = deadlines(incident.severity, start=now)[0]
-    old = incident.get_status_display()
+    old = in_english(incident.get_status_display)
     with transaction.atomic():
         write_incident(incident, **changes)
         add_event(incident, EventKind.STATUS, actor, now, old=old,
-                  new=incident.get_status_display(), reason=reason)
+                  new=in_english(incident.get_status_display), reason=reason)
     return incident
 
 
@@ -219,11 +222,11 @@ def incident_change_severity(*, incident: Incident, actor, severity: int, reason
         # The new deadline has not passed: watch it again, even if the caller's copy was read
         # before the SLA pass flagged the old one.
         changes["resolution_missed_at"] = None
-    old = incident.get_severity_display()
+    old = in_english(incident.get_severity_display)
     with transaction.atomic():
         write_incident(incident, **changes)
         add_event(incident, EventKind.SEVERITY, actor, now, old=old,
-                  new=incident.get_severity_display(), reason=reason)
+                  new=in_english(incident.get_severity_display), reason=reason)
     return incident
 
 

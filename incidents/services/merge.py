@@ -27,7 +27,7 @@ from incidents.models import (
     Status,
     TimelineEvent,
 )
-from incidents.services.base import add_event, require_visible, write_incident
+from incidents.services.base import add_event, in_english, require_visible, write_incident
 from incidents.tlp import is_stricter
 
 
@@ -49,7 +49,7 @@ def check_merge(*, incident: Incident, actor, into: Incident) -> None:
         raise ValidationError({"incident": f"{incident.reference} was merged already."})
     if incident.status not in OPEN_STATUSES:
         raise ValidationError({"incident": f"Only open incidents are merged; {incident.reference} "
-                                           f"is {incident.get_status_display()}."})
+                                           f"is {in_english(incident.get_status_display)}."})
     if into.merged_into_id is not None:
         raise ValidationError({"into": f"{into.reference} was itself merged into "
                                        f"{into.merged_into.reference}: merge into that one."})
@@ -81,7 +81,7 @@ def incident_merge(*, incident: Incident, actor, into: Incident, reason: str = "
     check_merge(incident=incident, actor=actor, into=into)
     now = timezone.now()
     note = f"merged into {into.reference}"
-    old_status = incident.get_status_display()
+    old_status = in_english(incident.get_status_display)
     with transaction.atomic():
         for row in sorted((incident, into), key=lambda row: row.pk):
             if row is incident:
@@ -105,7 +105,7 @@ def incident_merge(*, incident: Incident, actor, into: Incident, reason: str = "
                 for pk, reference in followers])
 
         add_event(incident, EventKind.STATUS, actor, now, old=old_status,
-                  new=incident.get_status_display(), reason=note)
+                  new=in_english(incident.get_status_display), reason=note)
         add_event(incident, EventKind.MERGED, actor, now, old=incident.reference,
                   new=into.reference, reason=reason)
         copied_text = f"{len(copied)} observable{'' if len(copied) == 1 else 's'} copied"

@@ -238,6 +238,20 @@ def test_dashboard_pages_render_right_to_left_in_urdu_with_translated_navigation
         assert f'<h2 id="shortcut-help-title">{help_title}</h2>' in page, name
 
 
+def test_the_values_of_choices_are_urdu_on_urdu_pages(world, staff_client):
+    """Status, severity, kind of event and role come from the models' choices: translated too."""
+    client = staff_client(world["head"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ur"
+    queue = client.get("/dashboard/?tab=all").content.decode()
+    workspace = client.get(f"/dashboard/incidents/{world['incident'].reference}/").content.decode()
+    with translation.override("ur"):
+        new, high, created = (translation.gettext(text) for text in ("New", "High", "Created"))
+    assert new != "New" and high != "High" and created != "Created"
+    assert f">{new}<" in queue and f">{high}<" in queue
+    assert ">New<" not in queue and ">High<" not in queue
+    assert f">{created}<" in workspace
+
+
 def test_dashboard_pages_are_left_to_right_in_english(world, staff_client):
     client = staff_client(world["head"])
 
@@ -404,3 +418,15 @@ def test_the_checks_see_what_they_look_for():
                                           "<input id=None> aria-labelledby='nothing'"]
     assert page.duplicate_ids() == ["a"]
     assert page.text_by_id["a-help"] == "Help"
+
+
+def test_the_timeline_stores_labels_in_english_whatever_the_language_of_the_page(world, staff_client):
+    """Pages translate the labels of choices; what the services store stays in one language."""
+    client = staff_client(world["handler"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "ur"
+    incident = world["incident"]
+    response = client.post(f"/dashboard/incidents/{incident.reference}/severity/",
+                           {"version": incident.version, "severity": 4, "reason": ""})
+    assert response.status_code == 302
+    event = incident.events.get(kind="severity")
+    assert (event.old_value, event.new_value) == ("High", "Severe")
