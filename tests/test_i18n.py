@@ -21,7 +21,8 @@ from cert_portal.translations import CatalogueError, compile_all, compile_po
 BASE_DIR = Path(settings.BASE_DIR)
 UR_PO = BASE_DIR / "locale" / "ur" / "LC_MESSAGES" / "django.po"
 # The templates of the public pages that the Urdu catalogue must cover completely.
-PUBLIC_TEMPLATES = ["base.html", "404.html", "403_csrf.html", "429.html", "organizations/*.html",
+PUBLIC_TEMPLATES = ["base.html", "_language_switch.html", "_messages.html", "404.html", "403_csrf.html",
+                    "429.html", "organizations/*.html",
                     "incidents/report_form.html", "incidents/report_received.html",
                     "incidents/report_status_lookup.html", "incidents/report_status.html",
                     "incidents/report_refused.html"]
