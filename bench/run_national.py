@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""The national bench: staff pages, the public report and the SLA pass over a national data set.
+"""The national bench: the staff dashboard, the public report and the SLA pass over a national
+data set.
 
 Runs in-process against a PostgreSQL database filled by `manage.py generate_national_dataset`:
-django.test.Client with force_login for the requests, CaptureQueriesContext for the queries of
-each. Every measure is warm-up requests, then N timed requests: median and p95 in ms, queries,
-the largest row count a statement touched (EXPLAIN ANALYZE of each SELECT, once) and the ratio
-of the median to the framework floor (bench/urls.py). Prints a table and writes JSON.
+django.test.Client signed in past both factors (force_login and a confirmed TOTP device, as
+tests/twofactor.py does) for the requests, CaptureQueriesContext for the queries of each. Every
+measure is warm-up requests, then N timed requests: median and p95 in ms, queries, the largest
+row count a statement touched (EXPLAIN ANALYZE of each SELECT, once) and the ratio of the median
+to the framework floor (bench/urls.py). Prints a table and writes JSON.
 
-The read-only measures (lists, page, search) run in one transaction that is rolled back, so the
-sign-ins write nothing to the measured database. The others (report, move, sla-*) run on a
+The read-only measures (lists: the queue's tabs; page: the incident workspace; search: the
+queue's search) run in one transaction that is rolled back, so the sign-ins, TOTP devices and
+visit records write nothing to the measured database. The others (report, move, sla-*) run on a
 scratch copy (CREATE DATABASE <db>_scratch TEMPLATE <db>) that is dropped at the end.
 
     .venv/bin/python bench/run_national.py --database-url postgres://postgres@127.0.0.1:5432/bench_national \
@@ -48,8 +51,20 @@ ALIASES = {"sla": ("sla-idle", "sla-due10", "sla-backlog"), "all": SCENARIOS}
 READ_ONLY = ("lists", "page", "search")
 ON_SCRATCH = ("report", "move", "sla-idle", "sla-due10", "sla-backlog")
 
-LIST_URL = "/admin/incidents/incident/"
-CHANGE_LINK = re.compile(r'href="/admin/incidents/incident/(\d+)/change/"')
+QUEUE_URL = "/dashboard/"
+WORKSPACE_URL = "/dashboard/incidents/{reference}/"
+# A queue row's link to its workspace, /dashboard/incidents/<reference>/ (the menu's "new
+# incident" page, /dashboard/incidents/new/, is no row).
+WORKSPACE_LINK = re.compile(r'href="/dashboard/incidents/(?!new/)([^/"?#]+)/"')
+# The queue's tabs the lists measure: "all" (everything the member may see: the grant walk), the
+# active CERT's "new" and "overdue" (its own incidents: the owner index) and "oversight" (the
+# grant walk narrowed to the open incidents of the CERTs below).
+LIST_TABS = ("all", "new", "overdue", "oversight")
+# Every tab of the queue (incidents.queue.Tab), for --tabs.
+QUEUE_TABS = ("mine", "new", "overdue", "received", "oversight", "shared", "handed_over", "all")
+SEARCH_TAB = "all"
+CHANGED_LINK = re.compile(r'href="(\?[^"]*changed_since=[^"]*)"')
+WORKSPACE_TAB = "timeline"
 BUSY_TITLE = "Bench: busy incident"
 PAGE_SIZES = (25, 100)
 FAR_PAGE = 100
@@ -210,7 +225,7 @@ def measure(name: str, user: str, url: str, send, *, requests: int, warmup: int,
     if explain:
         result.rows_touched, result.rows_touched_sql, result.seq_scans = rows_touched(statements)
     if is_list:
-        result.rows_shown = len(dict.fromkeys(CHANGE_LINK.findall(response.content.decode())))
+        result.rows_shown = len(shown_references(response.content))
     gc.collect()
     times, floor_times = [], []
     for _ in range(requests):
@@ -256,8 +271,28 @@ def next_link(url: str, content: bytes) -> str | None:
     return urllib.parse.urljoin(url, html.unescape(parser.href))
 
 
-def change_url(pk: int) -> str:
-    return f"{LIST_URL}{pk}/change/"
+def queue_url(tab: str, **params) -> str:
+    return f"{QUEUE_URL}?{urllib.parse.urlencode({'tab': tab, **params})}"
+
+
+def workspace_url(reference: str, tab: str = WORKSPACE_TAB) -> str:
+    return (WORKSPACE_URL.format(reference=urllib.parse.quote(reference, safe=""))
+            + f"?{urllib.parse.urlencode({'tab': tab})}")
+
+
+def shown_references(content: bytes) -> list[str]:
+    """The references of a queue page's rows, in their order: its links to their workspaces."""
+    found = WORKSPACE_LINK.findall(content.decode("utf-8", "replace"))
+    return list(dict.fromkeys(urllib.parse.unquote(html.unescape(ref)) for ref in found))
+
+
+def ids_of(references: list[str]) -> list[int]:
+    """The primary keys of these incidents, in the order of `references` (the floor takes ids)."""
+    from incidents.models import Incident
+
+    by_reference = dict(Incident.objects.filter(reference__in=references)
+                        .values_list("reference", "pk"))
+    return [by_reference[ref] for ref in references if ref in by_reference]
 
 
 @dataclass
@@ -265,9 +300,11 @@ class Persona:
     label: str
     username: str
     cert_slug: str
+    cert_id: int
     role: str
     visible: int = 0
     owned: int = 0
+    page_one_refs: list[str] = field(default_factory=list)
     page_one_ids: list[int] = field(default_factory=list)
     client: object = None
     user: object = None
@@ -315,62 +352,93 @@ def personas(org_username: str | None) -> tuple[list[Persona], list[str]]:
     found = []
     for label, username in wanted:
         user = users.filter(username=username).first()
-        membership = (Membership.objects.filter(user=user).select_related("cert").first()
+        membership = (Membership.objects.filter(user=user, cert__is_active=True)
+                      .select_related("cert").order_by("cert__path", "cert_id").first()
                       if user is not None else None)
         if membership is None:
-            notes.append(f"user {username} ({label}) missing or in no CERT: not measured")
+            notes.append(f"user {username} ({label}) missing or in no active CERT: not measured")
             continue
         found.append(Persona(label=label, username=username, cert_slug=membership.cert.slug,
-                             role=membership.role, user=user))
+                             cert_id=membership.cert_id, role=membership.role, user=user))
     return found, notes
 
 
-def signed_in_client(user):
-    """A test client signed in as `user`, without the last_login update: inside the rolled-back
-    transaction that write would lock the user's row for the whole run."""
+def signed_in_client(user, cert_id: int | None = None):
+    """A test client signed in as `user` past both factors, as the sign-in page leaves a session
+    after a right password and a right TOTP code (tests/twofactor.py): force_login, and the
+    persistent id of a confirmed TOTP device of the user in the session (the device is made when
+    the user has none: inside the rolled-back transaction, so it is not kept). With `cert_id`,
+    the dashboard works as that CERT (the header's switch).
+
+    Without the last_login update: inside the rolled-back transaction that write would lock the
+    user's row for the whole run."""
     from django.contrib.auth import user_logged_in
     from django.contrib.auth.models import update_last_login
     from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
+    from cert_portal.staff import ACTIVE_CERT_SESSION_KEY
+
+    device = (TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+              or TOTPDevice.objects.create(user=user, name="bench authenticator", confirmed=True))
     client = Client()
     user_logged_in.disconnect(update_last_login, dispatch_uid="update_last_login")
     try:
         client.force_login(user)
     finally:
         user_logged_in.connect(update_last_login, dispatch_uid="update_last_login")
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    if cert_id is not None:
+        session[ACTIVE_CERT_SESSION_KEY] = cert_id
+    session.save()
     return client
 
 
-def sign_in(persona: Persona) -> None:
+def sign_in(persona: Persona, away_hours: float) -> None:
+    """Sign the persona in (both factors) as a member back from `away_hours` off the dashboard:
+    their last visit ended then (recorded through the service the queue calls), so the queue's
+    first page starts a new visit and, like every page after it, counts and marks what changed
+    since. 0: a first visit ever (the generator records none), nothing counted."""
+    from django.utils import timezone
 
     from incidents.access import visible_incidents
     from incidents.models import Incident
+    from incidents.services import record_dashboard_visit
 
-    persona.client = signed_in_client(persona.user)
+    if away_hours > 0:
+        record_dashboard_visit(user=persona.user,
+                               at=timezone.now() - timedelta(hours=away_hours))
+    persona.client = signed_in_client(persona.user, persona.cert_id)
     persona.visible = visible_incidents(persona.user).count()
-    persona.owned = Incident.objects.filter(owner_cert__slug=persona.cert_slug).count()
+    persona.owned = Incident.objects.filter(owner_cert_id=persona.cert_id).count()
 
 
 # --- the read-only measures -----------------------------------------------------------------------
 
 def floor_and_lists(persona: Persona, args, include_lists: bool) -> list[Measure]:
-    """Page 1 of the list (its ids feed the floor), the floor, and with `include_lists` the list
-    at each size, page 1 and page 100."""
+    """Page 1 of the queue's "all" tab (its rows feed the floor), the floor, and with
+    `include_lists` each of `--tabs` at each size, page 1 and page 100."""
     from django.urls import reverse
 
     from incidents.access import visible_incidents
 
     client = persona.client
     out: list[Measure] = []
-    first_url = f"{LIST_URL}?size={PAGE_SIZES[0]}"
+    first_url = queue_url("all", size=PAGE_SIZES[0])
     response = client.get(first_url)
-    ids = [int(pk) for pk in dict.fromkeys(CHANGE_LINK.findall(response.content.decode()))]
+    refs = shown_references(response.content) if response.status_code == 200 else []
+    ids = ids_of(refs)
     floor_note = ""
     if response.status_code != 200 or not ids:
+        location = response.get("Location", "")
         ids = list(visible_incidents(persona.user).order_by("-reported_at", "-pk")
                    .values_list("pk", flat=True)[:PAGE_SIZES[0]])
-        floor_note = (f"list page 1 answered {response.status_code} with {len(ids)} rows: floor "
-                      "ids taken from visible_incidents, newest first")
+        floor_note = (f"queue page 1 answered {response.status_code}"
+                      f"{' -> ' + location if location else ''} with {len(refs)} rows: floor ids "
+                      "taken from visible_incidents, newest first")
+    persona.page_one_refs = refs[:PAGE_SIZES[0]]
     persona.page_one_ids = ids[:PAGE_SIZES[0]]
     floor_url = f"{reverse('bench_floor')}?ids={','.join(map(str, persona.page_one_ids))}"
     persona.floor = lambda: client.get(floor_url)
@@ -385,73 +453,88 @@ def floor_and_lists(persona: Persona, args, include_lists: bool) -> list[Measure
     out.append(floor)
     if not include_lists:
         return out
-    for size in PAGE_SIZES:
-        url = f"{LIST_URL}?size={size}"
-        first = measure(f"list size={size} page 1", persona.username, url,
-                        lambda url=url: client.get(url), requests=args.requests,
-                        warmup=args.warmup, explain=args.explain, is_list=True,
-                        floor=persona.floor)
-        out.append(first)
-        far_url, note = far_page(client, url, size)
-        far = measure(f"list size={size} page {FAR_PAGE}", persona.username, far_url,
-                      lambda far_url=far_url: client.get(far_url), requests=args.requests,
-                      warmup=args.warmup, explain=args.explain, is_list=True,
-                      floor=persona.floor)
-        if note:
-            far.notes.append(note)
-        if far.ratio and first.ratio:
-            far.vs_page_one = far.ratio / first.ratio
-        out.append(far)
+    for tab in args.tabs:
+        for size in PAGE_SIZES:
+            url = queue_url(tab, size=size)
+            first = measure(f"queue {tab} size={size} page 1", persona.username, url,
+                            lambda url=url: client.get(url), requests=args.requests,
+                            warmup=args.warmup, explain=args.explain, is_list=True,
+                            floor=persona.floor)
+            out.append(first)
+            if first.error:
+                continue
+            far_url, pages, note = far_page(client, url)
+            if pages == 1:
+                first.notes.append(f"the tab has one page: no page {FAR_PAGE}")
+                continue
+            far = measure(f"queue {tab} size={size} page {min(pages, FAR_PAGE)}",
+                          persona.username, far_url, lambda far_url=far_url: client.get(far_url),
+                          requests=args.requests, warmup=args.warmup, explain=args.explain,
+                          is_list=True, floor=persona.floor)
+            if note:
+                far.notes.append(note)
+            if far.ratio and first.ratio:
+                far.vs_page_one = far.ratio / first.ratio
+            out.append(far)
+    changed_url = changed_link(first_url, client.get(first_url).content)
+    if changed_url is not None:
+        # The link a returning member follows first: "N incidents changed since your last visit".
+        out.append(measure("queue all, changed since last visit", persona.username, changed_url,
+                           lambda: client.get(changed_url), requests=args.requests,
+                           warmup=args.warmup, explain=args.explain, is_list=True,
+                           floor=persona.floor))
     return out
 
 
-def far_page(client, url: str, size: int) -> tuple[str, str]:
-    """The URL of page FAR_PAGE by following rel="next" from `url` (setup, not measured); Django's
-    offset page (?p=, 1-based) when a full page 1 has no rel="next" link; the last page when
-    there are fewer pages."""
+def changed_link(url: str, content: bytes) -> str | None:
+    """The queue's link to the incidents changed since the member's previous visit (shown when
+    there is a previous visit and something changed)."""
+    found = CHANGED_LINK.search(content.decode("utf-8", "replace"))
+    return urllib.parse.urljoin(url, html.unescape(found.group(1))) if found else None
+
+
+def far_page(client, url: str) -> tuple[str, int, str]:
+    """The URL of page FAR_PAGE, by following the queue's rel="next" link from `url` (setup, not
+    measured; the queue's pages are keyset cursors, there is no page number to jump to), the
+    page number reached, and a note; the last page when the tab has fewer pages."""
     response = client.get(url)
     if response.status_code != 200:
-        return url, f"page 1 answered {response.status_code}: page {FAR_PAGE} not reached"
+        return url, 1, f"page 1 answered {response.status_code}: page {FAR_PAGE} not reached"
     current = url
     for page in range(2, FAR_PAGE + 1):
         following = next_link(current, response.content)
         if following is None:
-            shown = len(set(CHANGE_LINK.findall(response.content.decode())))
-            if page == 2 and shown >= size:
-                separator = "&" if "?" in url else "?"
-                return (f"{url}{separator}p={FAR_PAGE}",
-                        "no rel=\"next\" link on a full page 1: measured Django's offset page "
-                        f"?p={FAR_PAGE} instead of a keyset cursor")
-            return current, f"the list has only {page - 1} page(s): measured the last one"
+            return current, page - 1, (f"the tab has only {page - 1} pages: measured the last "
+                                       "one")
         current = following
         response = client.get(current)
         if response.status_code != 200:
-            return current, f"page {page} answered {response.status_code}"
-    return current, ""
+            return current, page, f"page {page} answered {response.status_code}"
+    return current, FAR_PAGE, ""
 
 
-BUSY_LABEL = "incident page, busy (200 comments)"
+BUSY_LABEL = "workspace, busy (200 comments)"
 
 
 def incident_pages(persona: Persona, args) -> list[Measure]:
-    """The incident page of the busy incident this persona's CERT owns (if it owns one), and of
-    an ordinary one: the first of the persona's list page 1."""
+    """The workspace (its timeline tab) of the busy incident this persona's CERT owns (if it owns
+    one), and of an ordinary one: the first of the persona's queue page 1 ("all" tab)."""
     from incidents.models import Incident
 
     out = []
-    busy = (Incident.objects.filter(title=BUSY_TITLE, owner_cert__slug=persona.cert_slug)
-            .order_by("pk").values_list("pk", flat=True).first())
-    ordinary = next((pk for pk in persona.page_one_ids if pk != busy), None)
-    pages = [("incident page, ordinary", ordinary)]
+    busy = (Incident.objects.filter(title=BUSY_TITLE, owner_cert_id=persona.cert_id)
+            .order_by("pk").values_list("reference", flat=True).first())
+    ordinary = next((ref for ref in persona.page_one_refs if ref != busy), None)
+    pages = [("workspace, ordinary", ordinary)]
     if busy is not None:
         pages.insert(0, (BUSY_LABEL, busy))
-    for label, pk in pages:
-        if pk is None:
+    for label, reference in pages:
+        if reference is None:
             missing = Measure(name=label, user=persona.username, url="")
-            missing.error = "no incident on the user's list page 1"
+            missing.error = "no incident on the user's queue page 1"
             out.append(missing)
             continue
-        url = change_url(pk)
+        url = workspace_url(reference)
         out.append(measure(label, persona.username, url,
                            lambda url=url, client=persona.client: client.get(url),
                            requests=args.requests, warmup=args.warmup, explain=args.explain,
@@ -466,14 +549,14 @@ def other_busy_pages(people: list[Persona], args) -> list[Measure]:
     from organizations.models import Membership, Role
 
     busy = list(Incident.objects.filter(title=BUSY_TITLE).order_by("pk")
-                .values_list("pk", "owner_cert_id", "owner_cert__slug"))
+                .values_list("reference", "owner_cert_id", "owner_cert__slug"))
     if not busy:
         missing = Measure(name=BUSY_LABEL, user="", url="")
         missing.error = f"no '{BUSY_TITLE}' in the data set"
         return [missing]
     out = []
-    for pk, cert_id, slug in busy:
-        if slug in {persona.cert_slug for persona in people}:
+    for reference, cert_id, slug in busy:
+        if cert_id in {persona.cert_id for persona in people}:
             continue
         members = (Membership.objects.filter(cert_id=cert_id).select_related("user")
                    .order_by("user__username"))
@@ -481,8 +564,8 @@ def other_busy_pages(people: list[Persona], args) -> list[Measure]:
                   .first())
         if member is None:
             continue
-        client = signed_in_client(member.user)
-        url = change_url(pk)
+        client = signed_in_client(member.user, cert_id)
+        url = workspace_url(reference)
         out.append(measure(f"{BUSY_LABEL}, {slug}", member.user.username, url,
                            lambda url=url, client=client: client.get(url),
                            requests=args.requests, warmup=args.warmup, explain=args.explain))
@@ -530,8 +613,8 @@ def rarest_value(persona: Persona) -> tuple[str, int] | None:
 
 
 def searches(searchers: list[Persona], args) -> list[Measure]:
-    """The list searched for the most frequent observable value and for a value of one incident
-    (each searcher's own, from its page 1)."""
+    """The queue's "all" tab searched (?q=) for the most frequent observable value and for a
+    value of one incident (each searcher's own, from its queue page 1)."""
     out = []
     frequent = most_frequent_value()
     if frequent is None:
@@ -544,7 +627,7 @@ def searches(searchers: list[Persona], args) -> list[Measure]:
         if rare is not None:
             values.append(("once" if rare[1] == 1 else "rarest on page 1", *rare))
         for label, value, occurrences in values:
-            url = f"{LIST_URL}?{urllib.parse.urlencode({'q': value})}"
+            url = queue_url(SEARCH_TAB, q=value)
             result = measure(f"search {label} (in {occurrences} incidents)", persona.username,
                              url, lambda url=url, client=persona.client: client.get(url),
                              requests=args.requests, warmup=args.warmup, explain=args.explain,
@@ -556,7 +639,8 @@ def searches(searchers: list[Persona], args) -> list[Measure]:
 
 def read_only_measures(selected: set[str], args, report: dict) -> list[Measure]:
     """lists, page and search, in one transaction rolled back at the end: the sign-ins (session
-    rows, last_login) leave nothing in the measured database."""
+    rows, TOTP devices), the visits the queue records and the workspace's "seen" marks leave
+    nothing in the measured database."""
     from django.db import transaction
 
     measures: list[Measure] = []
@@ -564,7 +648,7 @@ def read_only_measures(selected: set[str], args, report: dict) -> list[Measure]:
         people, notes = personas(args.org_user)
         report["notes"].extend(notes)
         for persona in people:
-            sign_in(persona)
+            sign_in(persona, args.away_hours)
             print(f"  {persona.label}: {persona.username} ({persona.role} at {persona.cert_slug}),"
                   f" sees {persona.visible} incidents, its CERT owns {persona.owned}", flush=True)
         for persona in people:
@@ -579,6 +663,7 @@ def read_only_measures(selected: set[str], args, report: dict) -> list[Measure]:
             measures.extend(searches(searchers, args))
         report["personas"] = [{"label": persona.label, "username": persona.username,
                                "cert": persona.cert_slug, "role": persona.role,
+                               "away_hours": args.away_hours,
                                "visible_incidents": persona.visible,
                                "incidents_owned_by_cert": persona.owned,
                                "floor_median_ms": persona.floor_ms} for persona in people]
@@ -1132,6 +1217,11 @@ def main(argv=None) -> int:
                         help="sla-due10: share of the open incidents made due (0.10)")
     parser.add_argument("--idle-passes", type=int, default=5,
                         help="sla-idle: timed passes with nothing due (5)")
+    parser.add_argument("--tabs", default=",".join(LIST_TABS),
+                        help=f"lists: the queue's tabs measured ({','.join(LIST_TABS)})")
+    parser.add_argument("--away-hours", type=float, default=12.0,
+                        help="the measured members' last dashboard visit ended this many hours "
+                             "ago, so the queue counts what changed since (12; 0: first visit)")
     parser.add_argument("--move-cert", default="punjab",
                         help="move: the provincial CERT hung under the root (punjab)")
     parser.add_argument("--no-explain", dest="explain", action="store_false",
@@ -1151,6 +1241,12 @@ def main(argv=None) -> int:
         parser.error("--requests must be 1..10000 and --warmup 1..100")
     if not 0 < args.due_share <= 1 or args.backlog < 1 or args.idle_passes < 1:
         parser.error("--due-share must be in (0, 1], --backlog and --idle-passes at least 1")
+    args.tabs = [tab for tab in dict.fromkeys(part.strip() for part in args.tabs.split(","))
+                 if tab]
+    if not args.tabs or not set(args.tabs) <= set(QUEUE_TABS):
+        parser.error(f"--tabs: comma-separated, of {', '.join(QUEUE_TABS)}")
+    if not 0 <= args.away_hours <= 24 * 366:
+        parser.error("--away-hours must be 0..8784")
     scratch = f"{source}_scratch"
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-national-"))

@@ -150,6 +150,9 @@ class Incident(models.Model):
                          name="incident_owner_status"),
             models.Index(fields=["assignee", "status", "reported_at"],
                          name="incident_assignee_status"),
+            # "Changed since your last visit" (the queue counts it on every page of a returning
+            # member): the incidents changed since then, not a scan of the whole table.
+            models.Index(fields=["updated_at"], name="incident_updated"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(severity__gte=0, severity__lte=5),
