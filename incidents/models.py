@@ -221,6 +221,12 @@ class OwnershipPeriod(models.Model):
             models.UniqueConstraint(fields=["incident"], condition=models.Q(ended_at__isnull=True),
                                     name="ownership_one_current_owner"),
         ]
+        indexes = [
+            # The queue's "we handed over" (issue 9): the incidents a CERT owned before, read
+            # from its ended periods only, not from every incident it ever owned.
+            models.Index(fields=["cert", "incident"], name="ownership_ended_by_cert",
+                         condition=models.Q(ended_at__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.cert} from {self.started_at:%Y-%m-%d %H:%M}"

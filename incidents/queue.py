@@ -14,7 +14,8 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.lookups import IsNull
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -104,17 +105,22 @@ def tab_scope(tab: str, *, user, cert: Cert, now: datetime) -> ListScope:
         return ListScope(owner=cert, where=overdue_condition(now))
     if tab == Tab.RECEIVED:
         # An earlier owner other than this CERT: it came from elsewhere, up or down the tree.
+        # A scalar subquery, looked up per open incident of the CERT by the index (incident): as
+        # EXISTS the database hashed every ended period of every other CERT, the whole history.
         earlier = OwnershipPeriod.objects.filter(incident=OuterRef("pk"), ended_at__isnull=False
-                                                 ).exclude(cert_id=cert.pk)
-        return ListScope(owner=cert, where=is_open & Q(Exists(earlier)))
+                                                 ).exclude(cert_id=cert.pk).order_by().values("pk")[:1]
+        return ListScope(owner=cert, where=is_open & Q(IsNull(Subquery(earlier), False)))
     if tab == Tab.OVERSIGHT:
         below = Cert.objects.filter(path__startswith=cert.path).exclude(pk=cert.pk).values("pk")
-        return ListScope(where=is_open & Q(owner_cert_id__in=below))
+        return ListScope(where=is_open & Q(owner_cert_id__in=below), few=True)
     if tab == Tab.SHARED:
-        return ListScope(within=[IncidentShare.objects.filter(cert_id=cert.pk).values("incident_id")])
+        return ListScope(within=[IncidentShare.objects.filter(cert_id=cert.pk).values("incident_id")],
+                         few=True)
     if tab == Tab.HANDED_OVER:
-        return ListScope(within=[OwnershipPeriod.objects.filter(cert_id=cert.pk, ended_at__isnull=False)
-                                 .exclude(incident__owner_cert_id=cert.pk).values("incident_id")])
+        # The owner is tested on the incident, after the periods' incidents are made distinct.
+        return ListScope(where=~Q(owner_cert_id=cert.pk), few=True,
+                         within=[OwnershipPeriod.objects.filter(cert_id=cert.pk, ended_at__isnull=False)
+                                 .values("incident_id")])
     if tab == Tab.ALL:
         return ListScope()
     raise ValueError(f"Unknown tab {tab!r}.")
@@ -122,7 +128,7 @@ def tab_scope(tab: str, *, user, cert: Cert, now: datetime) -> ListScope:
 
 def _narrowed(scope: ListScope, where: Q, within: list) -> ListScope:
     return ListScope(owner=scope.owner, where=scope.where & where,
-                     within=[*(scope.within or []), *within])
+                     within=[*(scope.within or []), *within], few=scope.few)
 
 
 SORT_LABELS = {

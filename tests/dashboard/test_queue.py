@@ -597,3 +597,59 @@ def test_the_header_search_lands_on_all(staff_client, member, world, certs):
                                                                      "q": "evil[.]example"})
     assert references(response) == [world["shared"]]
     assert response.context["queue"].tab.name == Tab.ALL
+
+
+# --- Counts read the bounded side (issue 9: tab counts must not grow with a CERT's history) ------
+
+@pytest.fixture
+def round_trips(certs, clock):
+    """Incidents handed back and forth between Lahore and Punjab, now owned by Punjab:
+    `twice` Lahore's, escalated, referred back and escalated again (two ended periods of Lahore);
+    `back` Punjab's, referred to Lahore and escalated back."""
+    twice = make_incident(owner_cert=certs["lahore"], title="Escalated twice")
+    incident_escalate(incident=twice, actor=None, reason="needs the province")
+    incident_refer(incident=twice, actor=None, to_cert=certs["lahore"], reason="local after all")
+    incident_escalate(incident=twice, actor=None, reason="needs the province again")
+    back = make_incident(owner_cert=certs["punjab"], title="Referred and back")
+    incident_refer(incident=back, actor=None, to_cert=certs["lahore"], reason="local")
+    incident_escalate(incident=back, actor=None, reason="back up")
+    return {"twice": twice.reference, "back": back.reference}
+
+
+def tab_lists(client) -> dict[str, tuple[set, tuple]]:
+    """Every tab's references and its count, checking that each lists every incident once and
+    that its count is the number of rows it lists."""
+    found = {}
+    for tab in TABS:
+        response = client.get(QUEUE, {"tab": tab, "size": 100})
+        listed = references(response)
+        assert len(listed) == len(set(listed)), tab
+        assert tab_count(response, tab) == (len(listed), False), tab
+        found[tab] = set(listed)
+    return found
+
+
+def test_counts_of_handed_over_and_received_count_each_incident_once(staff_client, member,
+                                                                      round_trips):
+    both = set(round_trips.values())
+    lahore = tab_lists(staff_client(member("lahore", "handler")))
+    # Lahore owned both before and owns neither now; `twice` has two ended periods of Lahore.
+    assert lahore[Tab.HANDED_OVER] == both
+    assert lahore[Tab.RECEIVED] == set()
+    punjab = tab_lists(staff_client(member("punjab", "handler")))
+    # Punjab owns both again: nothing it handed over is another CERT's now; both came from Lahore.
+    assert punjab[Tab.HANDED_OVER] == set()
+    assert punjab[Tab.RECEIVED] == both
+
+
+def test_counts_for_a_member_of_two_certs_match_the_lists(staff_client, member, certs, world,
+                                                          round_trips):
+    from organizations.services import membership_add
+
+    user = member("punjab", "handler")
+    membership_add(cert=certs["lahore"], user=user, role="analyst", actor=None)
+    found = tab_lists(staff_client(user))
+    # Working as Punjab, Lahore's RED incident is visible through Lahore's grant.
+    assert world["red"] in found[Tab.OVERSIGHT]
+    assert found[Tab.RECEIVED] == set(round_trips.values()) | {world["up"]}
+    assert found[Tab.HANDED_OVER] == {world["down"]}
