@@ -27,6 +27,7 @@ from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_http_methods
 
 from cert_portal.forms import add_service_errors
+from cert_portal.pagination import BadCursor, decode_cursor
 from cert_portal.staff import staff_page
 from incidents import forms as workspace_forms
 from incidents import services
@@ -96,7 +97,13 @@ def incident(request, reference: str):
 def tab_rows(request, incident: Incident, tab: str) -> dict[str, Any]:
     """The rows of the open tab only: each tab is a link, so the others are not read."""
     if tab == "timeline":
-        return {"events": reads.timeline(incident)}
+        before = request.GET.get("before")
+        try:
+            page = reads.timeline(incident, before=decode_cursor(before) if before else None)
+        except BadCursor as error:
+            messages.error(request, str(error))
+            page = reads.timeline(incident)
+        return {"events": page.events, "timeline_page": page}
     if tab == "comments":
         return {"comments": reads.comments(incident)}
     if tab == "observables":

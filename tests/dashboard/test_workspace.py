@@ -977,3 +977,36 @@ def test_the_page_costs_the_same_queries_at_10_and_1000_incidents(certs, member,
         assert response.status_code == 200
     assert "seen in 999 other incidents you may see" in client.get(
         page_url(incident, tab="observables")).content.decode()
+
+
+def test_the_timeline_shows_the_latest_hundred_events_and_pages_to_earlier_ones(
+        certs, member, staff_client):
+    incident = make_incident(owner_cert=certs["lahore"], title="Long story")
+    start = incident.reported_at
+    TimelineEvent.objects.bulk_create([
+        TimelineEvent(incident=incident, kind=EventKind.COMMENT, at=start + timezone.timedelta(minutes=n),
+                      new_value=f"step {n:03d}") for n in range(1, 250)])  # with "created": 250
+    client = staff_client(member("lahore", "handler"))
+
+    def steps(response) -> list[str]:
+        assert response.status_code == 200
+        return [event.new_value for event in response.context["events"]]
+
+    latest = client.get(page_url(incident, tab="timeline"))
+    assert steps(latest) == [f"step {n:03d}" for n in range(150, 250)]
+    earlier_link = re.search(r'href="\?tab=timeline&amp;before=([^"]+)" rel="prev"',
+                             latest.content.decode())
+    assert earlier_link and "Latest events" not in latest.content.decode()
+
+    middle = client.get(page_url(incident, tab="timeline", before=earlier_link[1]))
+    assert steps(middle) == [f"step {n:03d}" for n in range(50, 150)]
+    assert "Latest events" in middle.content.decode()
+    first_link = re.search(r'before=([^"]+)" rel="prev"', middle.content.decode())[1]
+    first = client.get(page_url(incident, tab="timeline", before=first_link))
+    # The first page: the incident's creation (new value: its owner), then steps 1 to 49.
+    assert steps(first) == [certs["lahore"].short_name, *(f"step {n:03d}" for n in range(1, 50))]
+    assert 'rel="prev"' not in first.content.decode()
+
+    damaged = client.get(page_url(incident, tab="timeline", before="not-a-cursor"))
+    assert steps(damaged) == steps(latest)
+    assert "This page link is damaged or out of date" in damaged.content.decode()
