@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "cert_portal",
     "organizations",
     "incidents",
+    "advisories",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,8 @@ REST_FRAMEWORK = {
 # Incidents (DOMAIN.md §3). SLA targets per severity can be overridden with INCIDENT_SLA in a
 # settings module of the deployment; see incidents/severity.py for the format.
 INCIDENT_REFERENCE_PREFIX = env_str("INCIDENT_REFERENCE_PREFIX", "PK-INC")
+# Advisories are numbered PK-ADV-<year>-<nnnn> (DOMAIN.md §5).
+ADVISORY_REFERENCE_PREFIX = env_str("ADVISORY_REFERENCE_PREFIX", "PK-ADV")
 INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
                                         minimum=1)
 # What the public may send with a report or a follow-up (incidents/public/reports.py): files per
