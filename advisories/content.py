@@ -201,7 +201,8 @@ def clean_content(content: AdvisoryContent) -> dict:
     try:
         out["severity"] = AdvisorySeverity(int(content.severity))
     except (TypeError, ValueError):
-        errors["severity"] = [f"Choose a severity: {', '.join(str(label) for label in AdvisorySeverity.labels)}."]
+        labels = ", ".join(str(label) for label in AdvisorySeverity.labels)
+        errors["severity"] = [f"Choose a severity: {labels}."]
     out["cvss_v3_vector"], out["cvss_v3_score"] = "", None
     if (content.cvss_v3_vector or "").strip():
         scored = check("cvss_v3_vector", cvss_v3_score, content.cvss_v3_vector)

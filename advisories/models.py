@@ -176,10 +176,6 @@ class AdvisoryRevision(models.Model):
     def __str__(self) -> str:
         return f"{self.advisory_id} revision {self.number or 'draft'}"
 
-    @property
-    def is_published(self) -> bool:
-        return self.state == RevisionState.PUBLISHED
-
     def save(self, *args, **kwargs):
         # Published text is immutable (issue 10): only the publishing write itself, which moves
         # the row out of review, may touch a row that is published in the database.
@@ -195,6 +191,10 @@ class AdvisoryRevision(models.Model):
         if self.state == RevisionState.PUBLISHED:
             raise PublishedRevisionError("A published revision is never deleted.")
         return super().delete(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.state == RevisionState.PUBLISHED
 
 
 class PublishedRevisionError(Exception):
@@ -222,6 +222,9 @@ class AdvisoryCve(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["advisory", "cve_id"], name="advisory_cve_once")]
 
+    def __str__(self) -> str:
+        return self.cve_id
+
 
 class AdvisoryProduct(models.Model):
     """The affected products of each advisory's current revision (lower-cased), for filters."""
@@ -232,6 +235,9 @@ class AdvisoryProduct(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["vendor", "product"], name="advisory_product_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.product}"
 
 
 class MemberSubscription(models.Model):
@@ -258,6 +264,9 @@ class MemberSubscription(models.Model):
                                 "products, whatever their severity: one per line, as "
                                 "\"vendor\" or \"vendor / product\".")
     updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.mode}"
 
 
 class PublicSubscriber(models.Model):
@@ -332,3 +341,6 @@ class FeedToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"feed of {self.user}"

@@ -164,7 +164,8 @@ def advisory_create(*, actor, cert: Cert, content: AdvisoryContent,
     return advisory
 
 
-def check_advisory_edit(*, actor, advisory: Advisory, content: AdvisoryContent) -> tuple[AdvisoryRevision, dict]:
+def check_advisory_edit(*, actor, advisory: Advisory,
+                        content: AdvisoryContent) -> tuple[AdvisoryRevision, dict]:
     revision = access.open_revision(advisory)
     access.require(actor, advisory, Action.EDIT, revision)
     return revision, check_content(author_cert=advisory.author_cert, content=content,
