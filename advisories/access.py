@@ -13,6 +13,7 @@ here. An advisory the user may not read answers 404, like one that does not exis
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -151,7 +152,7 @@ def allowed_actions(user, advisory: Advisory, revision: AdvisoryRevision | None 
             allowed -= {Action.EDIT, Action.SUBMIT}
         if revision.state != RevisionState.IN_REVIEW:
             allowed -= {Action.RETURN, Action.APPROVE}
-        if user.pk in (revision.author_id, revision.last_edited_by_id):
+        if revision.was_written_by(user):
             allowed.discard(Action.APPROVE)
     if advisory.status != AdvisoryStatus.PUBLISHED:
         allowed -= {Action.REVISE, Action.WITHDRAW}
@@ -203,6 +204,42 @@ def get_public_advisory(**lookup) -> Advisory:
     return advisory
 
 
+def public_revisions(advisory: Advisory) -> QuerySet[AdvisoryRevision]:
+    """The published revisions of `advisory` that anyone may read: those published under
+    TLP:CLEAR, and only while the advisory itself is public. A revision that made a stricter
+    advisory public (AMBER -> CLEAR) does not open its earlier revisions: they keep their label."""
+    if advisory.status not in READABLE_STATUSES or advisory.tlp != Tlp.CLEAR:
+        return AdvisoryRevision.objects.none()
+    return advisory.revisions.filter(state=RevisionState.PUBLISHED, tlp=Tlp.CLEAR)
+
+
+def readable_revisions(user, advisory: Advisory) -> list[AdvisoryRevision]:
+    """The published revisions of `advisory` that `user` may read, newest first: the author CERT
+    reads them all; anyone else who may read the advisory reads each revision only under that
+    revision's own label and audience, so a revision that widened who reads the advisory (RED ->
+    AMBER) does not open its earlier, stricter text. Two queries at most."""
+    if not may_read(user, advisory):
+        return []
+    revisions = list(advisory.revisions.filter(state=RevisionState.PUBLISHED)
+                     .select_related("author", "approved_by").order_by("-number"))
+    if _author_role(user, advisory):
+        return revisions
+    my_certs: set[int] | None = None
+
+    def readable(revision: AdvisoryRevision) -> bool:
+        nonlocal my_certs
+        if revision.tlp == Tlp.CLEAR or (revision.tlp == Tlp.GREEN and is_member(user)):
+            return True
+        if revision.tlp in (Tlp.AMBER, Tlp.AMBER_STRICT):
+            if my_certs is None:
+                my_certs = set(Cert.objects.filter(group_id__in=list(member_group_roles(user)),
+                                                   is_active=True).values_list("pk", flat=True))
+            return bool(my_certs & set(revision.audience_ids))
+        return revision.tlp == Tlp.RED and is_member(user) and user.pk in revision.reader_ids
+
+    return [revision for revision in revisions if readable(revision)]
+
+
 def open_revision(advisory: Advisory) -> AdvisoryRevision | None:
     """The advisory's revision being written or reviewed, if any."""
     return (advisory.revisions.filter(state__in=(RevisionState.DRAFT, RevisionState.IN_REVIEW))
@@ -214,6 +251,27 @@ def certs_that_may_author(user) -> QuerySet[Cert]:
     roles = member_group_roles(user)
     return Cert.objects.filter(group_id__in=[group for group, role in roles.items()
                                              if role in _WRITERS], is_active=True)
+
+
+def may_author_for(user, cert: Cert) -> bool:
+    """Whether `user` may start an advisory of `cert` (as `certs_that_may_author`, without a query
+    once the user's roles are read)."""
+    return cert.is_active and member_group_roles(user).get(cert.group_id) in _WRITERS
+
+
+def may_author_somewhere(user) -> bool:
+    """Whether `user` may start advisories in any active CERT (no query once the roles are read)."""
+    return any(role in _WRITERS for role in member_group_roles(user).values())
+
+
+def may_draw_from_incident(user, incident) -> bool:
+    """Whether `user` may start an advisory from `incident`: they work it (incidents.access:
+    change its status or add observables). One query."""
+    from incidents.access import Action as IncidentAction
+    from incidents.access import allowed_actions as incident_allowed_actions
+
+    working = {IncidentAction.TRANSITION, IncidentAction.ADD_OBSERVABLE}
+    return bool(incident_allowed_actions(user, incident) & working)
 
 
 def readers_of(advisory: Advisory) -> QuerySet:
@@ -236,3 +294,64 @@ def readers_of(advisory: Advisory) -> QuerySet:
         return User.objects.filter(Q(pk__in=chosen.values("user_id")) | Q(pk__in=named),
                                    is_active=True).distinct()
     return User.objects.filter(pk__in=chosen.values("user_id"), is_active=True)
+
+
+class DistributionRecipient(NamedTuple):
+    """One address the e-mail of a published revision goes to: a member (`user_id`) or a public
+    subscriber (`subscriber_id`). `email` is lower-cased."""
+
+    email: str
+    user_id: int | None
+    subscriber_id: int | None
+
+
+def distribution_recipients(revision: AdvisoryRevision) -> list[DistributionRecipient]:
+    """Who receives the e-mail of the published `revision`, one entry per address, sorted.
+
+    Aligned with `readers_of`, as Zulip's recipient functions are with `has_message_access`:
+    recipients are derived from who may read the advisory, never chosen beside it, so nobody is
+    sent what they may not read (issue 10, point 7).
+    - Members: `readers_of(advisory)`; for TLP:RED only its named readers (the label names
+      people), with an e-mail address, and only when their MemberSubscription asks for it
+      (advisories.subscriptions.rules.wants; no row: severity high or above).
+    - The public, for TLP:CLEAR only: confirmed, not unsubscribed PublicSubscribers whose
+      minimum severity is at most the revision's.
+    A revision that is not (or no longer) the advisory's current one goes to nobody: a later
+    revision may have changed who reads the advisory, and the earlier text keeps its own label
+    (the successor's e-mail tells the same people the newer text). A withdrawing revision goes to
+    the same people as any other. A member who is also a subscriber is mailed once, as a member.
+    At most five queries (besides loading revision.advisory), whatever the number of recipients.
+    """
+    from advisories.models import MemberSubscription, PublicSubscriber
+    from advisories.subscriptions.rules import advisory_products, wants
+
+    advisory = revision.advisory
+    if (revision.state != RevisionState.PUBLISHED or advisory.current_revision_id != revision.pk
+            or advisory.status not in READABLE_STATUSES):
+        return []
+    people = readers_of(advisory)
+    if advisory.tlp == Tlp.RED:
+        people = people.filter(pk__in=advisory.readers.values("pk"))
+    members = list(people.exclude(email="").values_list(
+        "pk", "email", "advisory_subscription__pk", "advisory_subscription__mode",
+        "advisory_subscription__min_severity", "advisory_subscription__products"))
+    sector_ids = list(revision.sectors.values_list("pk", flat=True))
+    by_sector: set[int] = set()
+    if sector_ids and members:
+        by_sector = set(MemberSubscription.sectors.through.objects
+                        .filter(sector_id__in=sector_ids,
+                                membersubscription__mode=MemberSubscription.Mode.FILTERED)
+                        .values_list("membersubscription_id", flat=True))
+    pairs = advisory_products(revision.products)
+    chosen: dict[str, DistributionRecipient] = {}
+    for user_id, email, subscription_id, mode, min_severity, products in members:
+        if wants(mode=mode if subscription_id is not None else None, min_severity=min_severity,
+                 products_text=products, sector_match=subscription_id in by_sector,
+                 severity=revision.severity, pairs=pairs):
+            chosen.setdefault(email.lower(), DistributionRecipient(email.lower(), user_id, None))
+    if advisory.tlp == Tlp.CLEAR and revision.tlp == Tlp.CLEAR:
+        for subscriber_id, email in PublicSubscriber.objects.filter(
+                confirmed_at__isnull=False, unsubscribed_at__isnull=True,
+                min_severity__lte=revision.severity).values_list("pk", "email"):
+            chosen.setdefault(email.lower(), DistributionRecipient(email.lower(), None, subscriber_id))
+    return sorted(chosen.values())

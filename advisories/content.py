@@ -22,8 +22,10 @@ from advisories.models import AdvisorySeverity
 from incidents.text import single_line
 from incidents.tlp import as_tlp
 
-CVE_PATTERN = re.compile(r"CVE-\d{4}-\d{4,19}")
-CWE_PATTERN = re.compile(r"CWE-[1-9]\d{0,5}")
+# ASCII digits only: \d also matches other scripts' digits (Urdu's ۰-۹ among them), which no CVE
+# or CWE consumer (CSAF's schema: [0-9]) accepts.
+CVE_PATTERN = re.compile(r"CVE-\d{4}-\d{4,19}", re.ASCII)
+CWE_PATTERN = re.compile(r"CWE-[1-9]\d{0,5}", re.ASCII)
 MAX_CVES = 200
 MAX_PRODUCTS = 200
 MAX_REFERENCES = 100
@@ -31,10 +33,11 @@ MAX_INDICATORS = 1000
 
 # What the sanitiser keeps of the rendered Markdown: text structure, links and code; no images
 # (a tracking pixel in an e-mail tells the author who read it), no raw HTML, no attributes that
-# run script or style.
+# run script or style. markdown-it writes ~~struck~~ text as <s>: without it a struck-out step
+# ("~~Disable the VPN~~") would reach readers as an instruction.
 ALLOWED_TAGS = {"p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "pre",
                 "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
-                "del", "sup", "sub"}
+                "del", "s", "sup", "sub"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
 
 
@@ -112,6 +115,8 @@ def cvss_v4_score(vector: str) -> tuple[str, Decimal]:
 
 
 def _clean_cves(values) -> list[str]:
+    if isinstance(values, str):  # "CVE-2026-1234, CVE-2026-5678" from a text field or the API
+        values = re.split(r"[\s,;]+", values)
     cleaned, bad = [], []
     for value in values or ():
         value = str(value).strip().upper()
@@ -137,9 +142,9 @@ def _clean_products(values) -> list[dict]:
         if not isinstance(value, dict):
             raise ValidationError(f"Affected product {number}: give a vendor and a product.",
                                   code="product")
-        vendor = single_line(str(value.get("vendor", "")))[:200]
-        product = single_line(str(value.get("product", "")))[:200]
-        versions = single_line(str(value.get("versions", "")))[:200]
+        vendor = single_line(str(value.get("vendor") or ""))[:200]
+        product = single_line(str(value.get("product") or ""))[:200]
+        versions = single_line(str(value.get("versions") or ""))[:200]
         if not vendor or not product:
             raise ValidationError(f"Affected product {number}: both the vendor and the product "
                                   "are needed (versions are optional).", code="product")
@@ -152,6 +157,8 @@ def _clean_products(values) -> list[dict]:
 
 
 def _clean_references(values) -> list[str]:
+    if isinstance(values, str):  # one address per line
+        values = values.split()
     cleaned = []
     for value in values or ():
         value = str(value).strip()
@@ -166,6 +173,17 @@ def _clean_references(values) -> list[str]:
     if len(cleaned) > MAX_REFERENCES:
         raise ValidationError(f"At most {MAX_REFERENCES} references per advisory.", code="reference")
     return cleaned
+
+
+def _clean_ids(values, what: str) -> list[int]:
+    """Sorted distinct ids; a value that is no id (an API client's typo) is a message, not a 500."""
+    if isinstance(values, str):
+        values = re.split(r"[\s,]+", values.strip()) if values.strip() else ()
+    try:
+        return sorted({int(pk) for pk in values or ()})
+    except (TypeError, ValueError):
+        raise ValidationError(f"Choose the {what} from the list (ids are whole numbers).",
+                              code="ids") from None
 
 
 def clean_content(content: AdvisoryContent) -> dict:
@@ -238,9 +256,9 @@ def clean_content(content: AdvisoryContent) -> dict:
     out["indicators"] = indicators
     tlp = check("tlp", as_tlp, content.tlp)
     out["tlp"] = tlp
-    out["audience_ids"] = sorted({int(pk) for pk in content.audience_ids or ()})
-    out["reader_ids"] = sorted({int(pk) for pk in content.reader_ids or ()})
-    out["sector_ids"] = sorted({int(pk) for pk in content.sector_ids or ()})
+    out["audience_ids"] = check("audience_ids", _clean_ids, content.audience_ids, "audience CERTs") or []
+    out["reader_ids"] = check("reader_ids", _clean_ids, content.reader_ids, "readers") or []
+    out["sector_ids"] = check("sector_ids", _clean_ids, content.sector_ids, "sectors") or []
     summary_of_change = single_line(content.change_summary or "")
     if len(summary_of_change) > 500:
         errors["change_summary"] = ["The summary of changes may have at most 500 characters."]

@@ -149,6 +149,8 @@ class AdvisoryRevision(models.Model):
                                related_name="+")
     last_edited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                        related_name="+")
+    # Everyone who wrote or edited this revision (ids): none of them may approve it (four eyes).
+    editor_ids = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -188,13 +190,20 @@ class AdvisoryRevision(models.Model):
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        if self.state == RevisionState.PUBLISHED:
+        # Asked of the database too, like save(): a copy read before its approval still says
+        # "in review".
+        if self.state == RevisionState.PUBLISHED or AdvisoryRevision.objects.filter(
+                pk=self.pk, state=RevisionState.PUBLISHED).exists():
             raise PublishedRevisionError("A published revision is never deleted.")
         return super().delete(*args, **kwargs)
 
     @property
     def is_published(self) -> bool:
         return self.state == RevisionState.PUBLISHED
+
+    def was_written_by(self, user) -> bool:
+        """Whether `user` wrote or edited this revision (and so may not approve it)."""
+        return user.pk is not None and (user.pk == self.author_id or user.pk in self.editor_ids)
 
 
 class PublishedRevisionError(Exception):

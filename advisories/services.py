@@ -115,6 +115,8 @@ def _write_content(revision: AdvisoryRevision, cleaned: dict, *, actor) -> None:
     for name in CONTENT_FIELDS:
         setattr(revision, name, cleaned[name])
     revision.last_edited_by = actor
+    if actor is not None and actor.pk not in revision.editor_ids:
+        revision.editor_ids = [*revision.editor_ids, actor.pk]
     revision.updated_at = timezone.now()
     revision.save()
     revision.sectors.set(sectors)
@@ -131,6 +133,19 @@ def _bump(advisory: Advisory, version: int | None, **changes) -> None:
     advisory.refresh_from_db()
 
 
+def _still_in(revision: AdvisoryRevision, state: str) -> None:
+    """Raise AdvisoryConflictError unless the revision is still in `state` in the database.
+
+    Asked after `_bump`, whose UPDATE holds the advisory's row lock until the commit on
+    PostgreSQL: two people who passed their checks at the same moment (an approval and a return,
+    two approvals, an edit and a submission) are serialised there, and the one who waited finds
+    the revision no longer as its check saw it, even without a `version`. Without this, the second
+    approval published the revision again and a return sent a published revision back to draft.
+    """
+    if not AdvisoryRevision.objects.filter(pk=revision.pk, state=state).exists():
+        raise AdvisoryConflictError(revision.advisory)
+
+
 # --- create and edit ----------------------------------------------------------------------
 
 def check_advisory_create(*, actor, cert: Cert, content: AdvisoryContent,
@@ -139,10 +154,7 @@ def check_advisory_create(*, actor, cert: Cert, content: AdvisoryContent,
         raise access.ActionNotAllowed(f"You may not write advisories for {cert.short_name}: "
                                       "heads, handlers and analysts of a CERT write its advisories.")
     if source_incident is not None:
-        from incidents.access import Action as IncidentAction
-        from incidents.access import can as can_on_incident
-        if not can_on_incident(actor, source_incident, IncidentAction.TRANSITION) and not (
-                can_on_incident(actor, source_incident, IncidentAction.ADD_OBSERVABLE)):
+        if not access.may_draw_from_incident(actor, source_incident):
             raise access.ActionNotAllowed(f"You may draw an advisory only from an incident you "
                                           f"work; {source_incident.reference} is not one.")
     return check_content(author_cert=cert, content=content, source_incident=source_incident)
@@ -179,6 +191,7 @@ def advisory_edit(*, actor, advisory: Advisory, content: AdvisoryContent,
     revision, cleaned = check_advisory_edit(actor=actor, advisory=advisory, content=content)
     with transaction.atomic():
         _bump(advisory, version)
+        _still_in(revision, RevisionState.DRAFT)
         _write_content(revision, cleaned, actor=actor)
     return revision
 
@@ -198,8 +211,9 @@ def advisory_submit(*, actor, advisory: Advisory, version: int | None = None) ->
     with transaction.atomic():
         changes = {} if advisory.is_published else {"status": AdvisoryStatus.IN_REVIEW}
         _bump(advisory, version, **changes)
-        AdvisoryRevision.objects.filter(pk=revision.pk).update(
-            state=RevisionState.IN_REVIEW, submitted_at=now, returned_reason="")
+        if not AdvisoryRevision.objects.filter(pk=revision.pk, state=RevisionState.DRAFT).update(
+                state=RevisionState.IN_REVIEW, submitted_at=now, returned_reason=""):
+            raise AdvisoryConflictError(advisory)  # see _still_in
         revision.refresh_from_db()
     return revision
 
@@ -220,8 +234,9 @@ def advisory_return(*, actor, advisory: Advisory, reason: str = "",
     with transaction.atomic():
         changes = {} if advisory.is_published else {"status": AdvisoryStatus.DRAFT}
         _bump(advisory, version, **changes)
-        AdvisoryRevision.objects.filter(pk=revision.pk).update(
-            state=RevisionState.DRAFT, returned_reason=reason.strip()[:5000])
+        if not AdvisoryRevision.objects.filter(pk=revision.pk, state=RevisionState.IN_REVIEW).update(
+                state=RevisionState.DRAFT, returned_reason=reason.strip()[:5000]):
+            raise AdvisoryConflictError(advisory)  # see _still_in
         revision.refresh_from_db()
     return revision
 
@@ -251,10 +266,11 @@ def _publish(advisory: Advisory, revision: AdvisoryRevision, *, approved_by,
     from advisories.tasks import enqueue_distribution
 
     now = timezone.now()
-    number = (advisory.revisions.filter(state=RevisionState.PUBLISHED).count()) + 1
     _bump(advisory, version, status=status, tlp=revision.tlp, current_revision_id=revision.pk,
           last_published_at=now, first_published_at=advisory.first_published_at or now,
           withdrawn_at=now if status == AdvisoryStatus.WITHDRAWN else None)
+    _still_in(revision, revision.state)  # not published (or returned) by another head meanwhile
+    number = (advisory.revisions.filter(state=RevisionState.PUBLISHED).count()) + 1
     revision.state = RevisionState.PUBLISHED
     revision.number = number
     revision.published_at = now
@@ -307,6 +323,8 @@ def advisory_revise(*, actor, advisory: Advisory, version: int | None = None) ->
                    cvss_v4_score=current.cvss_v4_score)
     with transaction.atomic():
         _bump(advisory, version)
+        if advisory.status != AdvisoryStatus.PUBLISHED:  # withdrawn meanwhile (see _still_in)
+            raise AdvisoryConflictError(advisory)
         revision = AdvisoryRevision(advisory=advisory, author=actor, created_at=now, updated_at=now)
         try:
             with transaction.atomic():
@@ -338,6 +356,12 @@ def advisory_withdraw(*, actor, advisory: Advisory, reason: str,
     cleaned.update(body_html=current.body_html, cvss_v3_score=current.cvss_v3_score,
                    cvss_v4_score=current.cvss_v4_score, change_summary=f"Withdrawn: {reason}")
     with transaction.atomic():
+        # Lock the advisory before discarding its open revision: a revision started, approved or
+        # withdrawn meanwhile waits for this withdrawal, or is seen by it (see _still_in).
+        status = (Advisory.objects.select_for_update().filter(pk=advisory.pk)
+                  .values_list("status", flat=True).first())
+        if status != AdvisoryStatus.PUBLISHED:
+            raise AdvisoryConflictError(advisory)
         advisory.revisions.filter(state__in=(RevisionState.DRAFT, RevisionState.IN_REVIEW)).delete()
         revision = AdvisoryRevision(advisory=advisory, author=actor, created_at=now,
                                     updated_at=now, withdraws=True)
