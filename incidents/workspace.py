@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from django.db.models import Count, Exists, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -82,15 +83,65 @@ def workspace_incident(user, reference: str) -> Incident:
                               done_at__isnull=True)),
                           count_related=related,
                           count_owners=_count_of(OwnershipPeriod.objects.all())))
+    # Whether any advisory was drawn from it (issue 10): a subquery of this same query, so that
+    # the page reads the advisories (DrawnAdvisories) only for an incident that has some.
+    from advisories.models import Advisory
+
+    queryset = queryset.annotate(has_advisories=Exists(Advisory.objects.filter(
+        source_incident=OuterRef("pk"))))
     incident = visible_incidents(user, queryset).filter(reference=reference).first()
     if incident is None:
         raise Http404("No incident matches the given query.")
+    incident.drawn_advisories = DrawnAdvisories(user, incident)
     return incident
+
+
+class DrawnAdvisories:
+    """The advisories drawn from an incident that `user` may see (advisories.access: those they
+    may read and their own CERTs' drafts), read when the page shows them, in one query; and
+    whether `user` may draw a new one from it (advisories.access: they work the incident and write
+    advisories). The workspace passes the incident on, so the template reads these lazily."""
+
+    def __init__(self, user, incident: Incident):
+        self.user = user
+        self.incident = incident
+
+    @cached_property
+    def rows(self) -> list:
+        if not getattr(self.incident, "has_advisories", True):
+            return []
+        from advisories.access import visible_advisories
+        from advisories.models import Advisory, AdvisoryRevision, RevisionState
+
+        opened = AdvisoryRevision.objects.filter(advisory=OuterRef("pk")).exclude(
+            state=RevisionState.PUBLISHED)
+        queryset = (Advisory.objects.filter(source_incident=self.incident)
+                    .select_related("author_cert", "current_revision")
+                    .annotate(shown_title=Coalesce(F("current_revision__title"),
+                                                   Subquery(opened.values("title")[:1])),
+                              shown_tlp=Coalesce(F("current_revision__tlp"),
+                                                 Subquery(opened.values("tlp")[:1]))))
+        rows = list(visible_advisories(self.user, queryset).order_by("-created_at", "-pk")
+                    [:ADVISORIES_SHOWN])
+        for advisory in rows:
+            advisory.shown_tlp = advisory.shown_tlp or advisory.tlp
+            advisory.tlp_class = "tlp-" + advisory.shown_tlp.removeprefix("TLP:").lower().replace("+", "-")
+        return rows
+
+    @cached_property
+    def may_draft(self) -> bool:
+        from advisories import access
+
+        return (access.may_author_somewhere(self.user)
+                and access.may_draw_from_incident(self.user, self.incident))
 
 
 def tab_counts(incident: Incident) -> dict[str, int]:
     return {tab: getattr(incident, f"count_{tab}") for tab in TABS}
 
+
+# The incident page lists at most this many advisories drawn from it, the latest first.
+ADVISORIES_SHOWN = 50
 
 # The timeline tab shows this many events at a time, the latest first read: a busy incident has
 # hundreds, and rendering them all cost most of its page (bench/README.md, issue 9).
@@ -284,7 +335,7 @@ def sla_clocks(incident: Incident, now: datetime | None = None) -> list[SlaClock
     return [ack, resolve]
 
 
-__all__ = ["DEFAULT_TAB", "SEEN_ELSEWHERE_CAP", "TABS", "RelatedIncident", "SeenObservable",
-           "SlaClock", "attachments", "comments", "duration_text", "merged_into_visible",
-           "observables", "owners", "related_incidents", "sla_clocks", "tab_counts", "tasks",
-           "timeline", "workspace_incident"]
+__all__ = ["ADVISORIES_SHOWN", "DEFAULT_TAB", "SEEN_ELSEWHERE_CAP", "TABS", "DrawnAdvisories",
+           "RelatedIncident", "SeenObservable", "SlaClock", "attachments", "comments",
+           "duration_text", "merged_into_visible", "observables", "owners", "related_incidents",
+           "sla_clocks", "tab_counts", "tasks", "timeline", "workspace_incident"]
