@@ -18,3 +18,11 @@ def distribute_revision(revision_id: int) -> int:
     from advisories.distribution import distribute
 
     return distribute(revision_id)
+
+
+def deliver_pending_advisories() -> int:
+    """Every minute (schedule "advisories: deliver e-mails"): send the advisory e-mails that are
+    due, the retries of failed sends among them."""
+    from advisories.distribution import deliver_pending
+
+    return deliver_pending()

@@ -264,6 +264,9 @@ STATUS_RATE_LIMIT = env_rate("STATUS_RATE_LIMIT", "30/hour")
 FOLLOW_UP_RATE_LIMIT = env_rate("FOLLOW_UP_RATE_LIMIT", "20/hour")
 # Per report, whoever sends them.
 FOLLOW_UP_REPORT_RATE_LIMIT = env_rate("FOLLOW_UP_REPORT_RATE_LIMIT", "30/day")
+# Public subscriptions to TLP:CLEAR advisories (each sends a confirmation e-mail); see
+# advisories/subscriptions/views.py.
+ADVISORY_SUBSCRIBE_RATE_LIMIT = env_rate("ADVISORY_SUBSCRIBE_RATE_LIMIT", "10/hour")
 # How many reverse proxies of our own append to X-Forwarded-For; the client address is read that
 # many entries from the right. 0 trusts no header: anyone can write X-Forwarded-For.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1 if BEHIND_TLS_PROXY else 0, minimum=0)
@@ -295,6 +298,8 @@ REST_FRAMEWORK = {
 INCIDENT_REFERENCE_PREFIX = env_str("INCIDENT_REFERENCE_PREFIX", "PK-INC")
 # Advisories are numbered PK-ADV-<year>-<nnnn> (DOMAIN.md §5).
 ADVISORY_REFERENCE_PREFIX = env_str("ADVISORY_REFERENCE_PREFIX", "PK-ADV")
+# Contact URIs of /.well-known/security.txt, comma-separated; empty: the national CERT's e-mail.
+SECURITY_TXT_CONTACT = env_str("SECURITY_TXT_CONTACT", "")
 INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
                                         minimum=1)
 # What the public may send with a report or a follow-up (incidents/public/reports.py): files per

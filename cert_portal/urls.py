@@ -36,6 +36,7 @@ urlpatterns = [
     path("", include("cert_portal.accounts.urls")),
     path("dashboard/cert/", switch_cert, name="switch_cert"),
     path("dashboard/registry/", include("organizations.dashboard.urls")),
+    path("dashboard/advisories/subscription/", include("advisories.subscriptions.staff_urls")),
     path("dashboard/advisories/", include("advisories.dashboard.urls")),
     path("dashboard/", include("incidents.dashboard.urls")),
     # set_language: the language switch in base.html posts here.
@@ -43,6 +44,7 @@ urlpatterns = [
     path("incidents/", include("incidents.urls")),
     path("report/", include("incidents.public.urls")),
     # Advisories (issue 10): public pages and feeds, and the CSAF provider with /.well-known/.
+    path("advisories/subscription/", include("advisories.subscriptions.urls")),
     path("advisories/", include("advisories.public.urls")),
     path("", include("advisories.csaf.urls")),
     path("", include("organizations.urls")),
