@@ -19,6 +19,10 @@ STAMP_DEV := $(VENV)/.installed-dev
 # npm exists; without it those checks skip and say what to install. Again when the lock file is newer.
 BROWSER_DIR := tests/browser
 STAMP_NPM := $(BROWSER_DIR)/node_modules/.installed
+# BSI's @secvisogram/csaf-validator-lib for the CSAF mandatory tests (tests/csaf_validator), installed
+# the same way; without it those tests skip and say what to install.
+CSAF_VALIDATOR_DIR := tests/csaf_validator
+STAMP_CSAF_NPM := $(CSAF_VALIDATOR_DIR)/node_modules/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
@@ -80,12 +84,13 @@ run: $(STAMP_RUN) $(ENV_FILE)
 	PORTAL_BASE_URL=http://$(ADDR) $(VENV_PY) manage.py load_national_structure --demo
 	$(VENV_PY) manage.py load_routing_rules
 	$(VENV_PY) manage.py load_demo_incidents
+	$(VENV_PY) manage.py load_demo_advisories
 	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)
 
 # A developer's .env must not change what the tests see; DATABASE_URL from the environment
 # still applies, so that CI can run the same tests against PostgreSQL.
 test: export CERT_PORTAL_ENV_FILE := /dev/null
-test: $(STAMP_DEV) $(if $(NPM),$(STAMP_NPM))
+test: $(STAMP_DEV) $(if $(NPM),$(STAMP_NPM) $(STAMP_CSAF_NPM))
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP_DEV)
@@ -95,8 +100,13 @@ $(STAMP_NPM): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	$(NPM) ci --prefix $(BROWSER_DIR) --no-audit --no-fund
 	@touch $@
 
+$(STAMP_CSAF_NPM): $(CSAF_VALIDATOR_DIR)/package.json $(CSAF_VALIDATOR_DIR)/package-lock.json
+	$(NPM) ci --prefix $(CSAF_VALIDATOR_DIR) --no-audit --no-fund
+	@touch $@
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache build dist *.egg-info $(BROWSER_DIR)/node_modules
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache build dist *.egg-info $(BROWSER_DIR)/node_modules \
+		$(CSAF_VALIDATOR_DIR)/node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 
 # Only the default SQLite database: a PostgreSQL database named by DATABASE_URL is left alone.
