@@ -25,16 +25,23 @@ PUBLIC_TEMPLATES = ["base.html", "_language_switch.html", "_messages.html", "404
                     "429.html", "organizations/*.html",
                     "incidents/report_form.html", "incidents/report_received.html",
                     "incidents/report_status_lookup.html", "incidents/report_status.html",
-                    "incidents/report_refused.html"]
+                    "incidents/report_refused.html",
+                    # Advisories (issue 10): the public pages, feeds, subscription pages, e-mails.
+                    "advisories/*.html", "advisories/feeds/*.html", "advisories/mail/*.txt"]
 # The Python modules of the public reporting pages whose gettext strings the catalogue must cover.
 PUBLIC_MODULES = ["incidents/public/forms.py", "incidents/public/reports.py",
-                  "incidents/public/views.py"]
+                  "incidents/public/views.py",
+                  "advisories/public/forms.py", "advisories/public/views.py", "advisories/feeds.py",
+                  "advisories/subscriptions/forms.py", "advisories/subscriptions/views.py",
+                  "advisories/subscriptions/services.py", "advisories/distribution.py"]
 GETTEXT_NAMES = {"_", "gettext", "gettext_lazy"}
 # The staff dashboard (issue 9): its templates, and the Python modules whose messages it shows
 # (views, their forms, the queue's and the workspace's reads, the sign-in, the frame, and the
 # errors of the services that only the dashboard calls). The catalogue covers them completely.
 DASHBOARD_TEMPLATES = ["dashboard/*.html", "dashboard/**/*.html", "accounts/*.html"]
 DASHBOARD_MODULES = ["incidents/dashboard/*.py", "organizations/dashboard/*.py",
+                     "advisories/dashboard/*.py", "advisories/public/feed_tokens.py",
+                     "advisories/models.py",
                      "cert_portal/accounts/*.py", "cert_portal/staff.py", "cert_portal/forms.py",
                      "incidents/forms.py", "incidents/queue.py", "incidents/workspace.py",
                      "incidents/services/links.py", "incidents/services/merge.py",
