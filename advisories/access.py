@@ -264,14 +264,17 @@ def may_author_somewhere(user) -> bool:
     return any(role in _WRITERS for role in member_group_roles(user).values())
 
 
-def may_draw_from_incident(user, incident) -> bool:
+def may_draw_from_incident(user, incident, *, incident_actions=None) -> bool:
     """Whether `user` may start an advisory from `incident`: they work it (incidents.access:
-    change its status or add observables). One query."""
+    change its status or add observables). One query, none when the caller passes the user's
+    `incident_actions` (incidents.access.allowed_actions) it has read already."""
     from incidents.access import Action as IncidentAction
     from incidents.access import allowed_actions as incident_allowed_actions
 
+    if incident_actions is None:
+        incident_actions = incident_allowed_actions(user, incident)
     working = {IncidentAction.TRANSITION, IncidentAction.ADD_OBSERVABLE}
-    return bool(incident_allowed_actions(user, incident) & working)
+    return bool(set(incident_actions) & working)
 
 
 def readers_of(advisory: Advisory) -> QuerySet:

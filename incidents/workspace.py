@@ -105,6 +105,8 @@ class DrawnAdvisories:
     def __init__(self, user, incident: Incident):
         self.user = user
         self.incident = incident
+        # The member's actions on the incident, when the page has read them already.
+        self.incident_actions = None
 
     @cached_property
     def rows(self) -> list:
@@ -133,7 +135,8 @@ class DrawnAdvisories:
         from advisories import access
 
         return (access.may_author_somewhere(self.user)
-                and access.may_draw_from_incident(self.user, self.incident))
+                and access.may_draw_from_incident(self.user, self.incident,
+                                                  incident_actions=self.incident_actions))
 
 
 def tab_counts(incident: Incident) -> dict[str, int]:

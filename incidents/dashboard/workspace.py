@@ -79,6 +79,8 @@ def incident(request, reference: str):
     if tab not in reads.TABS:
         tab = reads.DEFAULT_TAB
     allowed = allowed_actions(request.user, incident)
+    # The advisories part asks whether the member works the incident: these same actions, read once.
+    incident.drawn_advisories.incident_actions = allowed
     services.mark_incident_seen(incident=incident, user=request.user)
     context = {
         **controls(request, incident, allowed),
