@@ -40,7 +40,7 @@ from django.utils.translation import gettext_lazy
 from advisories import access
 from advisories.models import AdvisoryDelivery, AdvisoryRevision, AdvisorySeverity
 from advisories.subscriptions.services import unsubscribe_url
-from incidents.notifications import max_attempts, retry_delay
+from incidents.notifications import failed_attempt
 from incidents.text import single_line
 from incidents.tlp import Tlp
 
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 
 # A claim older than this belongs to a worker that died mid-send: the row is tried again.
 STALE_CLAIM = timedelta(minutes=10)
-ERROR_LIMIT = 2000
 # Rows read and sent per round; a pass goes on round after round until its time budget is used.
 BATCH = 200
 
@@ -174,23 +173,8 @@ def _still_allowed(batch: list[AdvisoryDelivery]) -> set[int]:
 
 
 def _record_failure(delivery: AdvisoryDelivery, error: Exception, now) -> None:
-    attempts = delivery.attempts + 1
-    # The error may quote the subject; administrators read errors, not advisories they are not
-    # in the audience of (DOMAIN.md §1: superusers are no backdoor).
-    text = f"{type(error).__name__}: {error}"
-    title = delivery.revision.title
-    for secret in {title, single_line(title)} - {""}:
-        text = text.replace(secret, "[title]")
-    changes = {"attempts": attempts, "claimed_at": None, "last_error": text[:ERROR_LIMIT]}
-    if attempts >= max_attempts():
-        changes["failed_at"] = now
-        logger.error("advisory e-mail %s failed %d times and is given up: %s", delivery.key,
-                     attempts, changes["last_error"])
-    else:
-        changes["next_attempt_at"] = now + retry_delay(attempts)
-        logger.warning("advisory e-mail %s failed (attempt %d of %d), next at %s: %s",
-                       delivery.key, attempts, max_attempts(), changes["next_attempt_at"],
-                       changes["last_error"])
+    changes = failed_attempt(what="advisory e-mail", key=delivery.key, attempts=delivery.attempts,
+                             error=error, title=delivery.revision.title, now=now)
     AdvisoryDelivery.objects.filter(pk=delivery.pk).update(**changes)
 
 

@@ -30,7 +30,8 @@ from advisories.models import (
     AdvisoryStatus,
     RevisionState,
 )
-from incidents.models import Incident, ReferenceCounter
+from incidents.models import Incident
+from incidents.services.lifecycle import next_reference
 from incidents.tlp import Tlp, is_stricter
 from organizations.models import Cert, Sector
 
@@ -54,20 +55,9 @@ def reference_prefix() -> str:
 
 
 def next_advisory_reference(*, at) -> str:
-    """Hand out the next reference, e.g. PK-ADV-2026-0042, unique under concurrent creation: the
-    counter row (shared with incidents' counters, another prefix) is locked on PostgreSQL, and
-    the transaction holds SQLite's write lock."""
-    prefix, year = reference_prefix(), timezone.localtime(at).year
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                ReferenceCounter.objects.get_or_create(prefix=prefix, year=year)
-        except IntegrityError:
-            pass  # created by a concurrent transaction a moment ago
-        counter = ReferenceCounter.objects.select_for_update().get(prefix=prefix, year=year)
-        counter.last_number += 1
-        counter.save(update_fields=["last_number"])
-    return f"{prefix}-{year}-{counter.last_number:04d}"
+    """Hand out the next reference, e.g. PK-ADV-2026-0042, unique under concurrent creation (the
+    incidents' counter, with the advisories' prefix)."""
+    return next_reference(at=at, prefix=reference_prefix(), digits=4)
 
 
 # --- content -------------------------------------------------------------------------------

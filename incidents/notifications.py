@@ -148,24 +148,32 @@ def watched_events(notifications) -> dict[int, TimelineEvent]:
 
 
 def _record_failure(notification: Notification, error: Exception, now) -> None:
-    attempts = notification.attempts + 1
+    changes = failed_attempt(what="notification", key=notification.key,
+                             attempts=notification.attempts, error=error,
+                             title=notification.incident.title, now=now)
+    Notification.objects.filter(pk=notification.pk).update(**changes)
+
+
+def failed_attempt(*, what: str, key: str, attempts: int, error: Exception, title: str, now) -> dict:
+    """The changes to an outbox row after a failed send (attempt number `attempts` + 1): the
+    error, and when to try again, or that it is given up after the last allowed attempt. Logs
+    it. Shared by every outbox (incident notifications, advisory e-mails)."""
+    attempts += 1
     # The error may quote the subject; administrators see errors, and the title is not theirs to
-    # read (DOMAIN.md §1: superusers are no backdoor into incidents).
+    # read (DOMAIN.md §1: superusers are no backdoor into incidents or advisories).
     text = f"{type(error).__name__}: {error}"
-    title = notification.incident.title
     for secret in {title, single_line(title)} - {""}:
         text = text.replace(secret, "[title]")
     changes = {"attempts": attempts, "claimed_at": None, "last_error": text[:ERROR_LIMIT]}
     if attempts >= max_attempts():
         changes["failed_at"] = now
-        logger.error("notification %s failed %d times and is given up: %s", notification.key,
-                     attempts, changes["last_error"])
+        logger.error("%s %s failed %d times and is given up: %s", what, key, attempts,
+                     changes["last_error"])
     else:
         changes["next_attempt_at"] = now + retry_delay(attempts)
-        logger.warning("notification %s failed (attempt %d of %d), next at %s: %s",
-                       notification.key, attempts, max_attempts(), changes["next_attempt_at"],
-                       changes["last_error"])
-    Notification.objects.filter(pk=notification.pk).update(**changes)
+        logger.warning("%s %s failed (attempt %d of %d), next at %s: %s", what, key, attempts,
+                       max_attempts(), changes["next_attempt_at"], changes["last_error"])
+    return changes
 
 
 def base_url() -> str:

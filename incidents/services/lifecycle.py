@@ -61,10 +61,11 @@ def reference_prefix() -> str:
     return getattr(settings, "INCIDENT_REFERENCE_PREFIX", "PK-INC")
 
 
-def next_reference(*, at: datetime) -> str:
+def next_reference(*, at: datetime, prefix: str | None = None, digits: int = 6) -> str:
     """Hand out the next reference, e.g. PK-INC-2026-000123, unique under concurrent creation:
-    the counter row is locked (PostgreSQL) or the transaction holds SQLite's write lock."""
-    prefix, year = reference_prefix(), timezone.localtime(at).year
+    the counter row is locked (PostgreSQL) or the transaction holds SQLite's write lock. Other
+    numbered records (advisories: PK-ADV-2026-0042) pass their own prefix and width."""
+    prefix, year = prefix or reference_prefix(), timezone.localtime(at).year
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -74,7 +75,7 @@ def next_reference(*, at: datetime) -> str:
         counter = ReferenceCounter.objects.select_for_update().get(prefix=prefix, year=year)
         counter.last_number += 1
         counter.save(update_fields=["last_number"])
-    return f"{prefix}-{year}-{counter.last_number:06d}"
+    return f"{prefix}-{year}-{counter.last_number:0{digits}d}"
 
 
 def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
