@@ -314,9 +314,11 @@ def distribution_recipients(revision: AdvisoryRevision) -> list[DistributionReci
     Aligned with `readers_of`, as Zulip's recipient functions are with `has_message_access`:
     recipients are derived from who may read the advisory, never chosen beside it, so nobody is
     sent what they may not read (issue 10, point 7).
-    - Members: `readers_of(advisory)`; for TLP:RED only its named readers (the label names
-      people), with an e-mail address, and only when their MemberSubscription asks for it
-      (advisories.subscriptions.rules.wants; no row: severity high or above).
+    - Members: `readers_of(advisory)` with an e-mail address, when their MemberSubscription asks
+      for it (advisories.subscriptions.rules.wants; no row: severity high or above).
+    - TLP:RED: only its named readers (the label names people), each of them whatever their
+      subscription says: the author addressed them by name, as an assignment is addressed, and
+      there is no other way they would learn of it.
     - The public, for TLP:CLEAR only: confirmed, not unsubscribed PublicSubscribers whose
       minimum severity is at most the revision's.
     A revision that is not (or no longer) the advisory's current one goes to nobody: a later
@@ -347,8 +349,9 @@ def distribution_recipients(revision: AdvisoryRevision) -> list[DistributionReci
                         .values_list("membersubscription_id", flat=True))
     pairs = advisory_products(revision.products)
     chosen: dict[str, DistributionRecipient] = {}
+    named = advisory.tlp == Tlp.RED
     for user_id, email, subscription_id, mode, min_severity, products in members:
-        if wants(mode=mode if subscription_id is not None else None, min_severity=min_severity,
+        if named or wants(mode=mode if subscription_id is not None else None, min_severity=min_severity,
                  products_text=products, sector_match=subscription_id in by_sector,
                  severity=revision.severity, pairs=pairs):
             chosen.setdefault(email.lower(), DistributionRecipient(email.lower(), user_id, None))

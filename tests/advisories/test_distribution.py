@@ -178,6 +178,17 @@ def test_red_goes_to_the_named_readers_only(make_advisory, people, member):
                                             "recipients only, no further disclosure.")
 
 
+def test_red_reaches_a_named_reader_who_asked_for_no_advisory_emails(make_advisory, people,
+                                                                     member):
+    """Named readers were addressed by name: their subscription does not filter a TLP:RED one."""
+    member_subscription_set(user=people["lahore"], mode="none", min_severity=4)
+    member_subscription_set(user=people["banking"], mode="filtered", min_severity=4)
+    advisory = make_advisory(tlp="TLP:RED", severity=1,
+                             reader_ids=[people["lahore"].pk, people["banking"].pk])
+
+    assert set(send(advisory)) == {addr("lahore", "analyst"), addr("banking", "analyst")}
+
+
 def test_a_withdrawal_goes_to_the_same_people_marked_withdrawn(make_advisory, people, member,
                                                                certs):
     advisory = make_advisory(cert="punjab", tlp="TLP:AMBER", audience_ids=[certs["banking"].pk])
