@@ -32,7 +32,7 @@ from django.utils import translation
 
 from advisories.csaf.cwe import CWE_NAMES
 from advisories.models import Advisory, AdvisoryRevision, AdvisorySeverity, RevisionState
-from incidents.tlp import Tlp
+from incidents.tlp import Tlp, strictness
 from organizations.models import Cert
 
 CSAF_VERSION = "2.0"
@@ -122,7 +122,8 @@ def published_history(advisory: Advisory) -> list[AdvisoryRevision]:
     """The published revisions of `advisory`, oldest first (one query)."""
     return list(AdvisoryRevision.objects.filter(advisory=advisory, state=RevisionState.PUBLISHED)
                 .order_by("number")
-                .only("pk", "advisory_id", "number", "published_at", "change_summary", "withdraws"))
+                .only("pk", "advisory_id", "number", "published_at", "change_summary", "withdraws",
+                      "tlp"))
 
 
 def document_bytes(advisory: Advisory, *, url: str) -> bytes:
@@ -187,9 +188,14 @@ def distribution_text(tlp: str) -> str:
 
 def tracking(advisory: Advisory, history: list[AdvisoryRevision]) -> dict:
     entries = []
+    current_strictness = strictness(advisory.tlp)
     for revision in history:
         summary = revision.change_summary.strip()
-        if not summary:
+        if strictness(revision.tlp) > current_strictness:
+            # Published under a stricter label than the document's: its change summary is not
+            # for this document's readers (the revision's own text never is in it either).
+            summary = f"Revision {revision.number} (published under a stricter TLP label)"
+        elif not summary:
             summary = "Initial release" if revision.number == 1 else f"Revision {revision.number}"
         entries.append({"date": csaf_datetime(revision.published_at),
                         "number": str(revision.number), "summary": summary})

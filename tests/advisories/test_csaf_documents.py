@@ -237,3 +237,37 @@ def product_ids_of(branches) -> list[str]:
 
 def iso(value) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_a_revision_published_under_a_stricter_label_keeps_its_change_summary_out(
+        make_advisory, member, certs):
+    """An AMBER advisory made CLEAR by its second revision: the public document lists revision 1
+    (CSAF needs every version) without the change summary written for the AMBER audience."""
+    from advisories.csaf.document import build_document, published_history
+    from advisories.models import Advisory
+    from advisories.services import (
+        advisory_approve,
+        advisory_edit,
+        advisory_revise,
+        advisory_submit,
+        content_of,
+    )
+
+    handler, head = member("national", "handler"), member("national", "head")
+    advisory = make_advisory(tlp="TLP:AMBER", audience_ids=[certs["banking"].pk],
+                             change_summary="Shared with the banks' SOCs only, before the patch")
+    advisory_revise(actor=handler, advisory=advisory)
+    changed = content_of(Advisory.objects.get(pk=advisory.pk).revisions.get(state="draft"))
+    changed.tlp, changed.audience_ids, changed.change_summary = "TLP:CLEAR", [], "Patch released"
+    advisory_edit(actor=handler, advisory=Advisory.objects.get(pk=advisory.pk), content=changed)
+    advisory_submit(actor=handler, advisory=Advisory.objects.get(pk=advisory.pk))
+    advisory_approve(actor=head, advisory=Advisory.objects.get(pk=advisory.pk))
+    advisory = Advisory.objects.select_related("author_cert", "current_revision").get(pk=advisory.pk)
+
+    document = build_document(advisory, published_history(advisory), url="https://x.example/d.json")
+
+    history = document["document"]["tracking"]["revision_history"]
+    assert [entry["summary"] for entry in history] == [
+        "Revision 1 (published under a stricter TLP label)", "Patch released"]
+    assert "banks' SOCs" not in json.dumps(document)
+    assert document["document"]["distribution"]["tlp"]["label"] == "WHITE"
