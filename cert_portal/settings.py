@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # The API's OpenAPI schema, and Swagger UI's files served from our own static files.
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "guardian",
     "django_q",
     # Counts the rate limits of the public forms (cert_portal/ratelimit.py).
@@ -286,11 +289,31 @@ SIGNIN_FAILURE_RATE_LIMIT = env_rate("SIGNIN_FAILURE_RATE_LIMIT", "30/hour")
 # print at the start of every manage.py command.
 AXES_VERBOSE = False
 
+# The partner API (issue 11): API keys or a member's session (both factors), problem details
+# for every error, a rate limit per key, an OpenAPI schema by drf-spectacular.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cert_portal.api.authentication.ApiKeyAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["cert_portal.api.permissions.IsMemberOrKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["cert_portal.api.throttling.PerKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_rate("API_RATE_LIMIT", "600/minute")},
+    "EXCEPTION_HANDLER": "cert_portal.api.problems.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "cert_portal.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "National CERT portal API",
+    "DESCRIPTION": "The partner API of the national CERT portal: what a CERT's members may see "
+                   "and do in the dashboard, for their systems (DOMAIN.md §6).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar package: served by us, nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # Incidents (DOMAIN.md §3). SLA targets per severity can be overridden with INCIDENT_SLA in a

@@ -42,6 +42,10 @@ urlpatterns = [
     # set_language: the language switch in base.html posts here.
     path("i18n/", include("django.conf.urls.i18n")),
     path("incidents/", include("incidents.urls")),
+    # Partner CERTs' systems (issue 11): REST, TAXII 2.1 and a MISP feed, with API keys.
+    path("api/", include("cert_portal.api.urls")),
+    path("taxii2/", include("cert_portal.taxii.urls")),
+    path("misp/", include("cert_portal.misp.urls")),
     path("report/", include("incidents.public.urls")),
     # Advisories (issue 10): public pages and feeds, and the CSAF provider with /.well-known/.
     path("advisories/subscription/", include("advisories.subscriptions.urls")),

@@ -167,3 +167,47 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()}, {self.cert.short_name}"
+
+
+class ApiKey(models.Model):
+    """A partner system's key: it acts as its CERT through the same access modules as a member
+    (DOMAIN.md §6, issue 11).
+
+    The secret is shown once when issued; only its SHA-256 is stored. `prefix` (the first
+    characters of the secret, not secret on their own) finds the row, the hash proves the rest.
+    Each key acts through a `service_user` of its own: a user with no password and no membership,
+    who during a request with the key holds the role of its scope in the key's CERT (handler for
+    read-write, liaison for read; organizations.api_keys.acting_user), so that the access
+    modules, the services and the timeline treat a partner's request as a member's, and every
+    change names the key. Revoking or expiring the key stops it at once.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read")
+        READ_WRITE = "read-write", _("Read and write")
+
+    cert = models.ForeignKey(Cert, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. \"SOAR at the SOC\".")
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    service_user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                        related_name="api_key", editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Empty: does not expire (not recommended).")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["cert__path", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.cert.short_name}, {self.scope})"
+
+    def is_usable(self, now) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

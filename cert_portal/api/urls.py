@@ -1,0 +1,25 @@
+"""/api/: the versioned partner API (issue 11), its OpenAPI schema and Swagger UI."""
+
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+
+from cert_portal.api.problems import problem
+
+
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@authentication_classes([])
+@permission_classes([])
+def no_such_endpoint(request, path=""):
+    """Any other address under /api/: a problem document, not the HTML 404 page."""
+    return problem(404, "There is no API endpoint at this address: see /api/docs/.")
+
+
+urlpatterns = [
+    path("v1/", include("organizations.api.urls")),
+    path("v1/", include("incidents.api.urls")),
+    path("v1/", include("advisories.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^(?P<path>.*)$", no_such_endpoint),
+]
