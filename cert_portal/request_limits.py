@@ -74,6 +74,10 @@ class RequestLimitsMiddleware:
         else:
             return None
         logger.info("Refused a form post to %s that Django could not parse: %s", request.path, reason)
+        if request.path.startswith("/api/"):
+            from cert_portal.api.problems import problem
+
+            return problem(400, str(reason))
         return render(request, "400.html", {"reason": reason}, status=400)
 
     @staticmethod
@@ -106,6 +110,12 @@ class RequestLimitsMiddleware:
     @staticmethod
     def _too_large(request, limit: int):
         logger.info("Refused a request body over %d bytes to %s.", limit, request.path)
+        if request.path.startswith("/api/"):
+            # The API answers every error as a problem document (issue 11), this one too.
+            from cert_portal.api.problems import problem
+
+            return problem(413, f"The request body is larger than the {_size_text(limit)} the "
+                                "portal accepts: send less, or a smaller file.")
         # No "Connection: close" here: WSGI forbids hop-by-hop headers from the application; the
         # server decides what to do with the rest of the body.
         return render(request, "413.html", {"max_size": _size_text(limit)}, status=413)

@@ -642,11 +642,14 @@ OPENER_ROLES = frozenset({Role.HEAD, Role.HANDLER, Role.ANALYST})
 
 def certs_to_open_incidents_for(user) -> QuerySet[Cert]:
     """The active CERTs `user` may open incidents for (as their owner); none for anyone who is
-    not an active, signed-in user. The staff form offers these and incident_create allows these."""
+    not an active, signed-in user. The staff form offers these and incident_create allows these.
+    Read from the roles `_roles_by_group` gives (the memberships in active CERTs), so that an API
+    key's service user, whose role is only in that cache and never a Membership row, opens
+    incidents for its CERT like a member (issue 11)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Cert.objects.none()
-    return Cert.objects.filter(is_active=True, pk__in=Membership.objects.filter(
-        user=user, role__in=OPENER_ROLES).values("cert_id"))
+    groups = [group_id for group_id, role in _roles_by_group(user).items() if role in OPENER_ROLES]
+    return Cert.objects.filter(is_active=True, group_id__in=groups)
 
 
 def may_open_incident_for(user, cert: Cert) -> bool:
