@@ -85,6 +85,9 @@ run: $(STAMP_RUN) $(ENV_FILE)
 	$(VENV_PY) manage.py load_routing_rules
 	$(VENV_PY) manage.py load_demo_incidents
 	$(VENV_PY) manage.py load_demo_advisories
+# A partner's read key for the API (issue 11), printed the first time only: its secret is stored
+# hashed, so later runs say that it exists and how to make a new one.
+	$(VENV_PY) manage.py create_api_key --cert banking --scope read --demo-once
 	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)
 
 # A developer's .env must not change what the tests see; DATABASE_URL from the environment

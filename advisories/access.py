@@ -120,6 +120,12 @@ def _author_role(user, advisory: Advisory) -> str | None:
     return roles.get(group_id)
 
 
+def may_see_drafts(user, advisory: Advisory) -> bool:
+    """Whether `user` sees `advisory`'s drafts and revisions in review (a member of its author
+    CERT, in any role): no query once the user's roles are read, so a list asks it per row."""
+    return _author_role(user, advisory) is not None
+
+
 def may_read(user, advisory: Advisory) -> bool:
     """Whether `user` may read the published text of `advisory`."""
     if advisory.status not in READABLE_STATUSES:
@@ -297,6 +303,20 @@ def readers_of(advisory: Advisory) -> QuerySet:
         return User.objects.filter(Q(pk__in=chosen.values("user_id")) | Q(pk__in=named),
                                    is_active=True).distinct()
     return User.objects.filter(pk__in=chosen.values("user_id"), is_active=True)
+
+
+def certs_that_may_read(advisory: Advisory, cert_ids) -> set[int]:
+    """Of these CERTs, those whose members may read `advisory` now as members of the CERT (not
+    as named readers of a TLP:RED advisory, who are people): what a CERT's partner systems
+    receive (webhooks, issue 11). Aligned with `readable_advisories`; two queries at most."""
+    if advisory.status not in READABLE_STATUSES:
+        return set()
+    active = set(Cert.objects.filter(pk__in=set(cert_ids), is_active=True).values_list("pk", flat=True))
+    if advisory.tlp in (Tlp.CLEAR, Tlp.GREEN) or not active:
+        return active
+    return set(AdvisoryGroupObjectPermission.objects.filter(
+        content_object=advisory, group__cert__pk__in=active, permission__codename=VIEW,
+    ).values_list("group__cert__pk", flat=True))
 
 
 class DistributionRecipient(NamedTuple):

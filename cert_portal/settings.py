@@ -298,7 +298,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["cert_portal.api.throttling.PerKeyThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env_rate("API_RATE_LIMIT", "600/minute")},
     "EXCEPTION_HANDLER": "cert_portal.api.problems.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's AutoSchema; importing it registers the API key's scheme (issue 11).
+    "DEFAULT_SCHEMA_CLASS": "cert_portal.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "cert_portal.api.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -314,6 +315,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation's problem answers (RFC 9457), and the Bearer key scheme (issue 11).
+    "PREPROCESSING_HOOKS": ["cert_portal.api.schema.only_versioned_api"],
+    # Advisories and incidents both have a severity and a status, on other scales.
+    "ENUM_NAME_OVERRIDES": {"AdvisorySeverityEnum": "advisories.models.AdvisorySeverity",
+                            "AdvisoryStatusEnum": "advisories.models.AdvisoryStatus",
+                            "IncidentSeverityEnum": "incidents.severity.Severity",
+                            "IncidentStatusEnum": "incidents.models.Status"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "cert_portal.api.schema.add_problem_responses"],
 }
 
 # Incidents (DOMAIN.md §3). SLA targets per severity can be overridden with INCIDENT_SLA in a
@@ -371,6 +381,9 @@ elif not PORTAL_BASE_URL.startswith(("https://", "http://")):
 # 1, 2, 4, ... times this delay, at most this many times in all, then marked failed.
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
 NOTIFICATION_RETRY_DELAY_SECONDS = env_int("NOTIFICATION_RETRY_DELAY_SECONDS", 60, minimum=1)
+# Webhooks (incidents/webhooks.py) go to https:// addresses on public networks only; this lets
+# them go to http:// on loopback (127.0.0.1, localhost) too, for tests and development.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
 
 # What the portal calls itself, shown in every page's header.
 PORTAL_NAME = env_str("PORTAL_NAME", "National CERT Portal")

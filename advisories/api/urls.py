@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from advisories.api.views import AdvisoryViewSet
+
+router = SimpleRouter()
+router.register("advisories", AdvisoryViewSet, basename="api-advisory")
+
+urlpatterns = router.urls

@@ -21,5 +21,6 @@ urlpatterns = [
     path("v1/", include("advisories.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^(?P<path>.*)$", no_such_endpoint),
+    # [\s\S], not ".": an address with a newline (%0A) must get the problem document too.
+    re_path(r"^(?P<path>[\s\S]*)$", no_such_endpoint),
 ]

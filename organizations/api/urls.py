@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from organizations.api.views import CertViewSet
+
+router = SimpleRouter()
+router.register("certs", CertViewSet, basename="api-cert")
+
+urlpatterns = router.urls
