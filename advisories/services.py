@@ -254,6 +254,7 @@ def _publish(advisory: Advisory, revision: AdvisoryRevision, *, approved_by,
     """The publishing write: number the revision, make it current, copy who may read it to the
     advisory, refresh the search rows and the grants, and queue the e-mails on commit."""
     from advisories.tasks import enqueue_distribution
+    from incidents.webhooks import record_advisory_published
 
     now = timezone.now()
     _bump(advisory, version, status=status, tlp=revision.tlp, current_revision_id=revision.pk,
@@ -277,6 +278,9 @@ def _publish(advisory: Advisory, revision: AdvisoryRevision, *, approved_by,
                         product=item["product"].lower())
         for item in revision.products])
     sync_advisory_grants([advisory.pk])
+    if status == AdvisoryStatus.PUBLISHED:
+        # Issue 11: the CERTs' webhooks, in this transaction; who may read it is asked at delivery.
+        record_advisory_published(advisory, revision, at=now)
     transaction.on_commit(lambda: enqueue_distribution(revision.pk))
 
 

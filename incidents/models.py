@@ -579,3 +579,81 @@ class StaffPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"preferences of {self.user}"
+
+
+# --- Webhooks (issue 11): a CERT's partner systems told of events by signed HTTPS requests ------
+
+
+class WebhookEvent(models.TextChoices):
+    """The events a CERT's heads may subscribe an endpoint to (issue 11, point 8)."""
+
+    INCIDENT_CREATED = "incident.created", _("Incident created")
+    INCIDENT_RECEIVED = "incident.received", _("Incident escalated or referred to us")
+    INCIDENT_STATUS = "incident.status_changed", _("Incident status changed")
+    INCIDENT_COMMENTED = "incident.commented", _("Incident commented")
+    ADVISORY_PUBLISHED = "advisory.published", _("Advisory published")
+
+
+class WebhookEndpoint(models.Model):
+    """An HTTPS address of a CERT's partner system that receives the events it subscribed to.
+
+    Written only by incidents.webhooks. The secret signs every delivery (HMAC-SHA256): it has to
+    be stored to compute the signature, but it is shown once, when the endpoint is registered,
+    and never again."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cert = models.ForeignKey(Cert, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="Values of WebhookEvent.")
+    secret = models.CharField(max_length=100, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["cert", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.cert.short_name})"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: an outbox row, written in the transaction of the change it
+    reports and delivered by incidents.webhooks.deliver_due. Whether it is sent at all is decided
+    at delivery, by the same rule as e-mail: the endpoint's CERT must be able to view the incident
+    (or read the advisory) then. `attempt_log` keeps each try (time, HTTP status, error), at most
+    WEBHOOK_MAX_ATTEMPTS of them; a response body is kept only as a short excerpt."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE,
+                                 related_name="deliveries")
+    # The same for every endpoint told of one event: the receiver's key for idempotence.
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False)
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    advisory = models.ForeignKey("advisories.Advisory", null=True, blank=True,
+                                 on_delete=models.CASCADE, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    attempt_log = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"],
+                                               name="webhook_delivery_once")]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], name="webhook_delivery_pending",
+                         condition=models.Q(delivered_at__isnull=True, failed_at__isnull=True)),
+            # The heads' page: an endpoint's deliveries, newest first.
+            models.Index(fields=["endpoint", "created_at", "id"], name="webhook_delivery_list"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.event_id} -> endpoint {self.endpoint_id}"

@@ -2,10 +2,11 @@
 admin obeys the same composition rules as everything else."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from organizations.models import Cert, Membership, Sector
+from organizations.api_keys import api_key_issue, api_key_revoke, check_api_key_issue
+from organizations.models import ApiKey, Cert, Membership, Sector
 from organizations.services import (
     CERT_FIELDS,
     cert_check,
@@ -131,3 +132,80 @@ class MembershipAdmin(admin.ModelAdmin):
         # Also used by the "delete selected" action, so bulk removal goes through the service.
         for membership in queryset.select_related("user", "cert"):
             membership_remove(membership=membership, actor=request.user)
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    """Issuing a key: its CERT, name, scope and expiry; the rest is made by the service."""
+
+    expires_days = forms.IntegerField(label="Expires after (days)", min_value=1, initial=90,
+                                      help_text="At most 3650.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["cert", "name", "scope"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "cert" in self.fields:
+            self.fields["cert"].queryset = Cert.objects.filter(is_active=True)
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and data.get("cert") is not None:
+            try:
+                check_api_key_issue(actor=None, cert=data["cert"], name=data.get("name", ""),
+                                    scope=data.get("scope", ""),
+                                    expires_days=data.get("expires_days"))
+            except ValidationError as error:
+                for field, messages_ in error.message_dict.items():
+                    for message in messages_:
+                        self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Partner API keys (issue 11): listed, issued and revoked through organizations.api_keys.
+    The admin acts as an operator (actor None, as `manage.py create_api_key`); Django's admin log
+    names the person. The secret is shown once, in the message after issuing; only its hash is
+    kept. Keys are never edited or deleted: revoke them."""
+
+    form = ApiKeyAdminForm
+    list_display = ["name", "cert", "scope", "prefix", "created_at", "expires_at", "last_used_at",
+                    "revoked_at"]
+    list_filter = ["scope", "cert"]
+    list_select_related = ["cert"]
+    search_fields = ["name", "prefix", "cert__name", "cert__short_name"]
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["cert", "name", "scope", "prefix", "created_by", "created_at", "expires_at",
+                "last_used_at", "revoked_at", "revoked_by"]
+
+    def get_fields(self, request, obj=None):
+        return ["cert", "name", "scope", "expires_days"] if obj is None else self.get_readonly_fields(
+            request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        # Checked in the form's clean() by the same check the service runs.
+        key, secret = api_key_issue(actor=None, cert=form.cleaned_data["cert"],
+                                    name=form.cleaned_data["name"], scope=form.cleaned_data["scope"],
+                                    expires_days=form.cleaned_data["expires_days"])
+        obj.pk = key.pk
+        messages.warning(request, f"The secret of “{key.name}” is {secret} — copy it now: it is "
+                                  "shown this once and never again.")
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke_selected(self, request, queryset):
+        revoked = 0
+        for key in queryset.filter(revoked_at__isnull=True).select_related("cert"):
+            api_key_revoke(actor=None, key=key)
+            revoked += 1
+        messages.success(request, f"{revoked} key(s) revoked: requests with them are refused now.")

@@ -4,6 +4,7 @@ from incidents.dashboard import create as create_views
 from incidents.dashboard import inbox as inbox_views
 from incidents.dashboard import queue, workspace
 from incidents.dashboard import triage as triage_views
+from incidents.dashboard import webhooks as webhook_views
 
 app_name = "dashboard"
 
@@ -25,4 +26,8 @@ urlpatterns: list = [
     path("notifications/<int:item_id>/", inbox_views.inbox_open, name="inbox_open"),
     path("notifications/read/", inbox_views.inbox_read_all, name="inbox_read_all"),
     path("settings/", inbox_views.preferences, name="preferences"),
+    path("webhooks/", webhook_views.webhooks, name="webhooks"),
+    path("webhooks/<uuid:public_id>/", webhook_views.webhook_attempts, name="webhook_attempts"),
+    path("webhooks/<uuid:public_id>/<slug:action>/", webhook_views.webhook_action,
+         name="webhook_action"),
 ]

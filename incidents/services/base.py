@@ -14,6 +14,7 @@ from incidents.access import Action, require
 from incidents.models import EventKind, Incident, IncidentWatch, Notification, TimelineEvent
 from incidents.notifications import WATCH_KEY_PREFIX, enqueue_delivery
 from incidents.severity import Severity
+from incidents.webhooks import record_hand_over_notices, record_timeline_events
 
 
 class ConflictError(Exception):
@@ -54,11 +55,13 @@ def mark_changed(incident: Incident, at) -> None:
 
 
 def add_event(incident, kind, actor, at, *, old: str = "", new: str = "", reason: str = "") -> TimelineEvent:
-    """Append one timeline event, and tell the incident's watchers of it (`notify_watchers`)."""
+    """Append one timeline event, and tell the incident's watchers of it (`notify_watchers`)
+    and the CERTs' webhooks (issue 11; who receives it is decided at delivery, as for e-mail)."""
     event = TimelineEvent.objects.create(incident=incident, kind=kind, actor=actor, at=at,
                                          old_value=str(old)[:300], new_value=str(new)[:300],
                                          reason=reason)
     notify_watchers([event])
+    record_timeline_events([event])
     return event
 
 
@@ -111,6 +114,8 @@ def record_notifications(notifications: list[Notification], *, deliver_on_commit
     unless the caller queues it itself, enqueue their delivery after commit. A key already
     recorded is the same notification."""
     Notification.objects.bulk_create(notifications, ignore_conflicts=True)
+    # A hand-over's notice to the receiving CERT is its webhooks' "escalated or referred to us".
+    record_hand_over_notices(notifications, deliver_on_commit=deliver_on_commit)
     # Delivery is idempotent, so enqueueing when the rows already existed costs one empty run.
     if deliver_on_commit:
         transaction.on_commit(enqueue_delivery)
