@@ -657,3 +657,108 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.event_id} -> endpoint {self.endpoint_id}"
+
+
+# --- Statistics (issue 12) ---------------------------------------------------------------------
+# Counts flow up the tree for every incident whatever its TLP (DOMAIN.md §2), but never from a
+# scan of millions of incidents per request: incidents.statistics.refresh rewrites these tables
+# from the incidents on a schedule, and every figure says when it was computed.
+
+
+class IncidentRollup(models.Model):
+    """How many incidents share one combination of dimensions (a materialised GROUP BY).
+
+    A subtree's figures are the sum of its CERTs' rows (owner_cert joined to Cert.path), so a
+    registry move changes no row. No row names an incident.
+    """
+
+    reported_day = models.DateField()
+    resolved_day = models.DateField(null=True, blank=True)
+    owner_cert = models.ForeignKey(Cert, on_delete=models.CASCADE, related_name="+")
+    classification = models.CharField(max_length=60)
+    severity = models.PositiveSmallIntegerField()
+    tlp = models.CharField(max_length=20)
+    sector = models.ForeignKey(Sector, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="+")
+    region = models.CharField(max_length=5, blank=True)
+    source = models.CharField(max_length=20)
+    status = models.CharField(max_length=20)
+    incidents = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner_cert", "reported_day"], name="rollup_owner_day")]
+
+    def __str__(self) -> str:
+        return f"{self.reported_day} {self.owner_cert_id}: {self.incidents}"
+
+
+class SlaPeriodFact(models.Model):
+    """One ownership period of one incident, with its own SLA outcome: an escalated incident
+    counts against each owner for its own part (issue 12). Rewritten by the statistics refresh."""
+
+    period = models.OneToOneField(OwnershipPeriod, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    cert = models.ForeignKey(Cert, on_delete=models.CASCADE, related_name="+")
+    severity = models.PositiveSmallIntegerField()
+    tlp = models.CharField(max_length=20)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ack_due_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    # True/False once decided (acknowledged, or the deadline passed); null while still running.
+    ack_met = models.BooleanField(null=True)
+    resolve_due_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolve_met = models.BooleanField(null=True)
+    # The period ended because a missed deadline escalated the incident.
+    escalated_for_missed_deadline = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["cert", "started_at"], name="sla_fact_cert_started")]
+
+    def __str__(self) -> str:
+        return f"period {self.period_id} of incident {self.incident_id}"
+
+
+class StatisticsRun(models.Model):
+    """When the statistics tables were last rewritten, and what it found (pages show it)."""
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rollup_rows = models.PositiveIntegerField(default=0)
+    fact_rows = models.PositiveIntegerField(default=0)
+    # Differences found against the stored rows before they were replaced (the drift report).
+    drift = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"statistics computed {self.finished_at or self.started_at}"
+
+
+def report_path(report: MonthlyReport, filename: str) -> str:
+    return f"reports/{report.cert.slug}/{report.month:%Y-%m}-{report.public_id}.pdf"
+
+
+class MonthlyReport(models.Model):
+    """A CERT's monthly report: its subtree's figures for one month, as kept HTML and PDF."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    cert = models.ForeignKey(Cert, on_delete=models.CASCADE, related_name="monthly_reports")
+    month = models.DateField(help_text="The first day of the month reported.")
+    html = models.TextField(blank=True)
+    pdf = models.FileField(upload_to=report_path, max_length=300, blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["cert", "-month"]
+        constraints = [models.UniqueConstraint(fields=["cert", "month"], name="report_one_per_month")]
+
+    def __str__(self) -> str:
+        return f"{self.cert.short_name} {self.month:%Y-%m}"
