@@ -88,6 +88,8 @@ run: $(STAMP_RUN) $(ENV_FILE)
 # A partner's read key for the API (issue 11), printed the first time only: its secret is stored
 # hashed, so later runs say that it exists and how to make a new one.
 	$(VENV_PY) manage.py create_api_key --cert banking --scope read --demo-once
+# The monthly reports (issue 12): the first of each month, made by the background worker.
+	$(VENV_PY) manage.py schedule_monthly_reports
 	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)
 
 # A developer's .env must not change what the tests see; DATABASE_URL from the environment

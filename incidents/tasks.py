@@ -19,3 +19,10 @@ def sla_pass() -> dict:
     if result.more_due:
         async_task(SLA_PASS_TASK, task_name="incidents: SLA pass, continued", group="sla")
     return result.as_dict()
+
+
+def monthly_reports() -> dict:
+    """Last month's report of every active CERT that has none ready (issue 12); idempotent."""
+    from incidents.statistics.reports import build_due_reports
+
+    return build_due_reports()

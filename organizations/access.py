@@ -88,6 +88,11 @@ class RegistryAccess:
         return [finding for finding in findings if finding.cert is not None
                 and any(finding.cert.path.startswith(path) for path in heads_of)]
 
+    def may_read_reports(self, cert: Cert) -> bool:
+        """Whether the monthly reports of `cert` (issue 12) are open to the person: a member of
+        it, in any role. Not the CERTs above: each has its own report of its own subtree."""
+        return self.role_in(cert) is not None
+
     def require_members_visible(self, cert: Cert) -> None:
         """Raise Http404, the answer to a CERT page that does not exist, unless the person may see
         `cert`'s members."""
@@ -104,6 +109,16 @@ def registry_access(user) -> RegistryAccess:
     return RegistryAccess(tuple(memberships))
 
 
+def report_recipients(cert: Cert) -> list[str]:
+    """The addresses told that a monthly report of `cert` is ready (issue 12): its heads, active
+    users with an address, while the CERT is active. The e-mail names no incident, only the
+    report, which every member may read (`may_read_reports`). One query."""
+    if not cert.is_active:
+        return []
+    return sorted(set(Membership.objects.filter(cert=cert, role=Role.HEAD, user__is_active=True)
+                      .exclude(user__email="").values_list("user__email", flat=True)))
+
+
 def may_manage_members(user, cert: Cert) -> bool:
     """Whether `user` may add, re-role and remove members of `cert` (a head of it)."""
     return registry_access(user).may_manage_members(cert)
@@ -113,4 +128,5 @@ def may_see_members(user, cert: Cert) -> bool:
     return registry_access(user).may_see_members(cert)
 
 
-__all__ = ["RegistryAccess", "may_manage_members", "may_see_members", "registry_access"]
+__all__ = ["RegistryAccess", "may_manage_members", "may_see_members", "registry_access",
+           "report_recipients"]
