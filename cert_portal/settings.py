@@ -333,6 +333,9 @@ INCIDENT_REFERENCE_PREFIX = env_str("INCIDENT_REFERENCE_PREFIX", "PK-INC")
 ADVISORY_REFERENCE_PREFIX = env_str("ADVISORY_REFERENCE_PREFIX", "PK-ADV")
 # Contact URIs of /.well-known/security.txt, comma-separated; empty: the national CERT's e-mail.
 SECURITY_TXT_CONTACT = env_str("SECURITY_TXT_CONTACT", "")
+# Statistics (issue 12): a figure below this that holds an incident the viewer may not read is
+# shown as "fewer than N", so that no cell points at one such incident.
+STATISTICS_SMALL_CELL = env_int("STATISTICS_SMALL_CELL", 3, minimum=2)
 INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
                                         minimum=1)
 # What the public may send with a report or a follow-up (incidents/public/reports.py): files per
