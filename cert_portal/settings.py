@@ -65,6 +65,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "cert_portal",
+    # The append-only audit trail (issue 13).
+    "cert_portal.audit",
     "organizations",
     "incidents",
     "advisories",
