@@ -26,12 +26,13 @@ STAMP_CSAF_NPM := $(CSAF_VALIDATOR_DIR)/node_modules/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint clean clean-db venv
+.PHONY: help run test lint lock clean clean-db venv
 
 help:
 	@echo "make run       install, migrate, load the national structure with demo users, serve on $(ADDR)"
 	@echo "make test      run the tests (SQLite, or the database DATABASE_URL names)"
 	@echo "make lint      ruff check ."
+	@echo "make lock      refresh the hashed lock files in requirements/ from pyproject.toml"
 	@echo "make clean     remove $(VENV), collected static files and caches (keeps the database and .env)"
 	@echo "make clean-db  remove the local SQLite database"
 
@@ -54,16 +55,40 @@ $(VENV)/bin/pip:
 		echo >&2 "then run make again."; \
 		exit 1; }
 
-$(STAMP_RUN): pyproject.toml | $(VENV)/bin/pip
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --progress-bar off -e .
+# Installed from the lock files in requirements/, every file checked against its SHA-256 hash
+# (issue 13): a changed or substituted package on the index fails the install instead of running.
+# The portal itself is then installed editable without its dependencies and without build
+# isolation, so that the build backend is the pinned one too; `pip check` proves the lock complete.
+LOCK_BUILD := requirements/build.txt
+LOCK_RUN := requirements/run.txt
+LOCK_DEV := requirements/dev.txt
+INSTALL_LOCKED = $(PIP) install --progress-bar off --require-hashes --no-deps -r
+
+$(STAMP_RUN): pyproject.toml $(LOCK_BUILD) $(LOCK_RUN) | $(VENV)/bin/pip
+	$(INSTALL_LOCKED) $(LOCK_BUILD)
+	$(INSTALL_LOCKED) $(LOCK_RUN)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check
 	@touch $@
 
 # The dev extra includes everything the portal needs to run, so it satisfies `make run` too.
-$(STAMP_DEV): pyproject.toml | $(VENV)/bin/pip
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --progress-bar off -e ".[dev]"
+$(STAMP_DEV): pyproject.toml $(LOCK_BUILD) $(LOCK_DEV) | $(VENV)/bin/pip
+	$(INSTALL_LOCKED) $(LOCK_BUILD)
+	$(INSTALL_LOCKED) $(LOCK_DEV)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PIP) check
 	@touch $@ $(STAMP_RUN)
+
+# Refresh the lock files after a change to pyproject.toml's dependencies (or to take upgrades:
+# `make lock UV_FLAGS=--upgrade`, or `UV_FLAGS="--upgrade-package django"`). uv keeps every pin it
+# can, resolves for every platform and Python 3.11+ (--universal), and writes each file's hashes.
+# Review the diff, run `make test`, and commit the three files with pyproject.toml.
+UV_FLAGS ?=
+UV_COMPILE = $(VENV)/bin/uv pip compile --universal --generate-hashes --python-version 3.11 --quiet $(UV_FLAGS)
+lock: $(STAMP_DEV)
+	$(UV_COMPILE) requirements/build.in -o $(LOCK_BUILD)
+	$(UV_COMPILE) pyproject.toml -o $(LOCK_RUN)
+	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK_DEV)
 
 # A local installation: debug mode on, and a secret key of its own. Never overwritten.
 $(ENV_FILE):
