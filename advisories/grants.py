@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from cert_portal.audit.events import grant_names, permission_changes
 from incidents.tlp import Tlp
 
 VIEW = "view_advisory"
@@ -58,7 +60,7 @@ def sync_advisory_grants(advisory_ids: Iterable[int]) -> tuple[int, int]:
     if not advisory_ids:
         return 0, 0
     rows = list(Advisory.objects.filter(pk__in=advisory_ids)
-                .values_list("pk", "author_cert_id", "status", "tlp"))
+                .values_list("pk", "author_cert_id", "status", "tlp", "reference"))
     audience: dict[int, set[int]] = {}
     for advisory_id, cert_id in Advisory.audience.through.objects.filter(
             advisory_id__in=advisory_ids).values_list("advisory_id", "cert_id"):
@@ -70,7 +72,7 @@ def sync_advisory_grants(advisory_ids: Iterable[int]) -> tuple[int, int]:
 
     wanted_certs: set[tuple[int, int, str]] = set()
     wanted_users: set[tuple[int, int, str]] = set()
-    for advisory_id, author_cert_id, status, tlp in rows:
+    for advisory_id, author_cert_id, status, tlp, _ in rows:
         certs, users = derive_advisory_grants(
             author_cert_id=author_cert_id, published=status in ("published", "withdrawn"), tlp=tlp,
             audience_ids=audience.get(advisory_id, ()), reader_ids=readers.get(advisory_id, ()))
@@ -96,8 +98,10 @@ def sync_advisory_grants(advisory_ids: Iterable[int]) -> tuple[int, int]:
                       .values_list("pk", "content_object_id", "user_id", "permission_id")}
     add_groups = wanted_group_rows - existing_groups.keys()
     add_users = wanted_user_rows - existing_users.keys()
-    remove_groups = [pk for key, pk in existing_groups.items() if key not in wanted_group_rows]
-    remove_users = [pk for key, pk in existing_users.items() if key not in wanted_user_rows]
+    removed_group_rows = [key for key in existing_groups if key not in wanted_group_rows]
+    removed_user_rows = [key for key in existing_users if key not in wanted_user_rows]
+    remove_groups = [existing_groups[key] for key in removed_group_rows]
+    remove_users = [existing_users[key] for key in removed_user_rows]
     with transaction.atomic():
         if remove_groups:
             AdvisoryGroupObjectPermission.objects.filter(pk__in=remove_groups).delete()
@@ -111,4 +115,28 @@ def sync_advisory_grants(advisory_ids: Iterable[int]) -> tuple[int, int]:
             AdvisoryUserObjectPermission(content_object_id=advisory_id, user_id=user_id,
                                          permission_id=permission_id)
             for advisory_id, user_id, permission_id in add_users])
+        if add_groups or add_users or remove_groups or remove_users:
+            _audit(rows, (add_groups, removed_group_rows), (add_users, removed_user_rows),
+                   permission_ids)
     return len(add_groups) + len(add_users), len(remove_groups) + len(remove_users)
+
+
+def _audit(rows, group_changes, user_changes, permission_ids: dict[str, int]) -> None:
+    """PERMISSION_CHANGED for each advisory whose grants changed (one query each for the names of
+    the groups and users concerned, one INSERT), under its author CERT."""
+    (add_groups, removed_groups), (add_users, removed_users) = group_changes, user_changes
+    group_ids = {row[1] for row in (*add_groups, *removed_groups)}
+    user_ids = {row[1] for row in (*add_users, *removed_users)}
+    group_names = dict(Group.objects.filter(pk__in=group_ids).values_list("pk", "name")
+                       ) if group_ids else {}
+    user_model = get_user_model()
+    user_names = dict(user_model.objects.filter(pk__in=user_ids)
+                      .values_list("pk", user_model.USERNAME_FIELD)) if user_ids else {}
+    codenames = {pk: codename for codename, pk in permission_ids.items()}
+    added = grant_names(add_groups, group_names, codenames)
+    removed = grant_names(removed_groups, group_names, codenames)
+    for target, changes in ((added, add_users), (removed, removed_users)):
+        for advisory_id, names in grant_names(changes, user_names, codenames).items():
+            target.setdefault(advisory_id, []).extend(f"user {name}" for name in names)
+    permission_changes("advisory", {pk: (reference, author) for pk, author, _, _, reference
+                                    in rows}, added, removed)

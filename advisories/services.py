@@ -30,6 +30,8 @@ from advisories.models import (
     AdvisoryStatus,
     RevisionState,
 )
+from cert_portal.audit.models import AuditKind
+from cert_portal.audit.record import record
 from incidents.models import Incident
 from incidents.services.lifecycle import next_reference
 from incidents.tlp import Tlp, is_stricter
@@ -163,6 +165,7 @@ def advisory_create(*, actor, cert: Cert, content: AdvisoryContent,
         revision = AdvisoryRevision(advisory=advisory, author=actor, created_at=now, updated_at=now)
         _write_content(revision, cleaned, actor=actor)
         sync_advisory_grants([advisory.pk])
+        _audit(advisory, actor, "create", tlp=advisory.tlp)
     return advisory
 
 
@@ -183,6 +186,7 @@ def advisory_edit(*, actor, advisory: Advisory, content: AdvisoryContent,
         _bump(advisory, version)
         _still_in(revision, RevisionState.DRAFT)
         _write_content(revision, cleaned, actor=actor)
+        _audit(advisory, actor, "edit", tlp=revision.tlp)
     return revision
 
 
@@ -205,6 +209,7 @@ def advisory_submit(*, actor, advisory: Advisory, version: int | None = None) ->
                 state=RevisionState.IN_REVIEW, submitted_at=now, returned_reason=""):
             raise AdvisoryConflictError(advisory)  # see _still_in
         revision.refresh_from_db()
+        _audit(advisory, actor, "submit")
     return revision
 
 
@@ -228,6 +233,7 @@ def advisory_return(*, actor, advisory: Advisory, reason: str = "",
                 state=RevisionState.DRAFT, returned_reason=reason.strip()[:5000]):
             raise AdvisoryConflictError(advisory)  # see _still_in
         revision.refresh_from_db()
+        _audit(advisory, actor, "return", reason=revision.returned_reason[:300])
     return revision
 
 
@@ -246,6 +252,7 @@ def advisory_approve(*, actor, advisory: Advisory, version: int | None = None) -
     revision = check_advisory_approve(actor=actor, advisory=advisory)
     with transaction.atomic():
         _publish(advisory, revision, approved_by=actor, version=version)
+        _audit(advisory, actor, "approve", revision=revision.number, tlp=advisory.tlp)
     return revision
 
 
@@ -282,6 +289,12 @@ def _publish(advisory: Advisory, revision: AdvisoryRevision, *, approved_by,
         # Issue 11: the CERTs' webhooks, in this transaction; who may read it is asked at delivery.
         record_advisory_published(advisory, revision, at=now)
     transaction.on_commit(lambda: enqueue_distribution(revision.pk))
+
+
+def _audit(advisory: Advisory, actor, action: str, **detail) -> None:
+    """The audit trail's ADVISORY_CHANGED event of a service write, in its transaction."""
+    record(AuditKind.ADVISORY_CHANGED, actor=actor, obj=advisory,
+           detail={"action": action, **detail})
 
 
 def content_of(revision: AdvisoryRevision) -> AdvisoryContent:
@@ -325,6 +338,7 @@ def advisory_revise(*, actor, advisory: Advisory, version: int | None = None) ->
                 _write_content(revision, cleaned, actor=actor)
         except IntegrityError:  # another revision was opened a moment ago
             raise AdvisoryConflictError(advisory) from None
+        _audit(advisory, actor, "revise")
     return revision
 
 
@@ -362,4 +376,5 @@ def advisory_withdraw(*, actor, advisory: Advisory, reason: str,
         _write_content(revision, cleaned, actor=actor)
         _publish(advisory, revision, approved_by=actor, version=version,
                  status=AdvisoryStatus.WITHDRAWN)
+        _audit(advisory, actor, "withdraw", revision=revision.number, reason=reason)
     return revision

@@ -47,8 +47,14 @@ class SignInThrottleBackend(AxesStandaloneBackend):
             # AxesMiddleware answers with the lock-out page when this flag is set.
             request.axes_locked_out = True
             request.signin_retry_after = address.retry_after
+            request.signin_refused_locked = True
             raise AxesBackendPermissionDenied("Too many failed sign-ins from this address.")
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        try:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        except AxesBackendPermissionDenied:
+            # Refused without looking at the password: the audit trail says "locked out".
+            request.signin_refused_locked = True
+            raise
 
 
 # Connected when this module is imported, which authenticate() does (to load the backends) before

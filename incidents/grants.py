@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
+from cert_portal.audit.events import grant_names, permission_changes
 from incidents.tlp import shareable, visible_to_ancestors
 
 VIEW = "view_incident"
@@ -65,8 +66,9 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
     if not incident_ids:
         return 0, 0
     incidents = list(Incident.objects.filter(pk__in=incident_ids)
-                     .values_list("pk", "tlp", "owner_cert__path", "reported_at"))
-    reported_at = {incident_id: reported for incident_id, _, _, reported in incidents}
+                     .values_list("pk", "tlp", "owner_cert__path", "reported_at", "reference",
+                                  "owner_cert_id"))
+    reported_at = {incident_id: reported for incident_id, _, _, reported, _, _ in incidents}
     earlier: dict[int, set[int]] = {}
     for incident_id, cert_id in (OwnershipPeriod.objects
                                  .filter(incident_id__in=incident_ids, ended_at__isnull=False)
@@ -78,7 +80,7 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
         shared.setdefault(incident_id, set()).add(cert_id)
 
     wanted: set[tuple[int, int, str]] = set()  # (incident, cert, codename)
-    for incident_id, tlp, owner_path, _ in incidents:
+    for incident_id, tlp, owner_path, _, _, _ in incidents:
         path_ids = [int(part) for part in owner_path.split("/") if part]
         for cert_id, codenames in derive_grants(
             owner_path_ids=path_ids, earlier_owner_ids=earlier.get(incident_id, ()),
@@ -97,7 +99,8 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
                 IncidentGroupObjectPermission.objects.filter(content_object_id__in=incident_ids)
                 .values_list("pk", "content_object_id", "group_id", "permission_id")}
     to_add = wanted_rows - existing.keys()
-    to_remove = [pk for key, pk in existing.items() if key not in wanted_rows]
+    removed_rows = [key for key in existing if key not in wanted_rows]
+    to_remove = [existing[key] for key in removed_rows]
     with transaction.atomic():
         if to_remove:
             IncidentGroupObjectPermission.objects.filter(pk__in=to_remove).delete()
@@ -107,4 +110,18 @@ def sync_grants(incident_ids: Iterable[int]) -> tuple[int, int]:
                                           incident_reported_at=reported_at[incident_id])
             for incident_id, group_id, permission_id in to_add
         ])
+        if to_add or removed_rows:
+            _audit(incidents, to_add, removed_rows, permission_ids)
     return len(to_add), len(to_remove)
+
+
+def _audit(incidents, added, removed, permission_ids: dict[str, int]) -> None:
+    """PERMISSION_CHANGED for each incident whose grants changed (one query for the names of
+    the groups, one INSERT), under the owner CERT of that moment."""
+    group_names = dict(Group.objects.filter(pk__in={row[1] for row in (*added, *removed)})
+                       .values_list("pk", "name"))
+    codenames = {pk: codename for codename, pk in permission_ids.items()}
+    permission_changes("incident", {pk: (reference, owner) for pk, _, _, _, reference, owner
+                                    in incidents},
+                       grant_names(added, group_names, codenames),
+                       grant_names(removed, group_names, codenames))

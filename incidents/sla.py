@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from cert_portal.audit.events import incident_changes
 from incidents.access import certs_that_may_view
 from incidents.models import (
     OPEN_STATUSES,
@@ -185,22 +186,23 @@ def alert_missed_acknowledgements_at_root(now: datetime, *, limit: int) -> int:
             _acknowledgement_missed(now).filter(owner_cert__parent__isnull=True)
             .filter(Q(ack_alerted_for__isnull=True) | ~Q(ack_alerted_for=F("ack_due_at")))
             .order_by("ack_due_at", "pk"))
-            .values_list("pk", "owner_cert_id", "ack_due_at")[:limit])
+            .values_list("pk", "owner_cert_id", "ack_due_at", "reference")[:limit])
         if not rows:
             return 0
-        ids = [pk for pk, _, _ in rows]
+        ids = [pk for pk, _, _, _ in rows]
         Incident.objects.filter(pk__in=ids).update(ack_alerted_for=F("ack_due_at"))
-        TimelineEvent.objects.bulk_create([
+        alerted = TimelineEvent.objects.bulk_create([
             TimelineEvent(incident_id=pk, kind=EventKind.ACK_MISSED, at=now, actor=None,
                           new_value=f"due {timezone.localtime(due):%Y-%m-%d %H:%M}",
                           reason="acknowledgement deadline missed at the root: duty handlers "
                                  "alerted")
-            for pk, _, due in rows])
+            for pk, _, due, _ in rows])
+        incident_changes(alerted, {pk: (reference, owner) for pk, owner, _, reference in rows})
         Notification.objects.bulk_create([
             Notification(key=f"ack_missed_root:{pk}:{due.isoformat()}",
                          kind=Notification.Kind.ACK_MISSED_AT_ROOT, incident_id=pk,
                          cert_id=owner, created_at=now)
-            for pk, owner, due in rows], ignore_conflicts=True)
+            for pk, owner, due, _ in rows], ignore_conflicts=True)
     return len(rows)
 
 
@@ -214,20 +216,21 @@ def flag_missed_resolutions(now: datetime, *, limit: int) -> int:
     with transaction.atomic():
         rows = list(_due(_resolution_missed(now).order_by("resolve_due_at", "pk"))
                     .values_list("pk", "owner_cert_id", "owner_cert__parent_id",
-                                 "resolve_due_at")[:limit])
+                                 "resolve_due_at", "reference")[:limit])
         if not rows:
             return 0
-        ids = [pk for pk, _, _, _ in rows]
+        ids = [pk for pk, _, _, _, _ in rows]
         Incident.objects.filter(pk__in=ids).update(resolution_missed_at=now)
-        TimelineEvent.objects.bulk_create([
+        flagged = TimelineEvent.objects.bulk_create([
             TimelineEvent(incident_id=pk, kind=EventKind.RESOLUTION_MISSED, at=now, actor=None,
                           new_value=f"due {timezone.localtime(due):%Y-%m-%d %H:%M}",
                           reason="resolution deadline missed")
-            for pk, _, _, due in rows])
-        overseeing = certs_that_may_view((pk, parent) for pk, _, parent, _ in rows
+            for pk, _, _, due, _ in rows])
+        incident_changes(flagged, {pk: (reference, owner) for pk, owner, _, _, reference in rows})
+        overseeing = certs_that_may_view((pk, parent) for pk, _, parent, _, _ in rows
                                          if parent is not None)
         notifications = []
-        for pk, owner, parent, due in rows:
+        for pk, owner, parent, due, _ in rows:
             notifications.append(Notification(
                 key=f"resolution_missed:{pk}:{due.isoformat()}:owner",
                 kind=Notification.Kind.RESOLUTION_MISSED, incident_id=pk, cert_id=owner,

@@ -42,6 +42,8 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone, translation
 
+from cert_portal.audit.models import AuditKind, Channel
+from cert_portal.audit.record import record
 from cert_portal.pagination import Cursor, Direction, Position, encode_cursor
 from incidents.models import (
     EventKind,
@@ -53,7 +55,7 @@ from incidents.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from incidents.notifications import STALE_CLAIM, base_url, failed_attempt
+from incidents.notifications import base_url, failed_attempt, stale_claim
 from organizations.access import may_manage_members
 from organizations.models import Cert
 
@@ -188,8 +190,11 @@ def webhook_endpoint_create(*, actor, cert: Cert, url: str,
     """Register an endpoint of `cert`; return it and its signing secret, which is shown once."""
     url, events = check_webhook_endpoint_create(actor=actor, cert=cert, url=url, events=events)
     secret = f"whsec_{secrets.token_urlsafe(32)}"
-    endpoint = WebhookEndpoint.objects.create(cert=cert, url=url, events=events, secret=secret,
-                                              created_by=actor, created_at=timezone.now())
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(cert=cert, url=url, events=events, secret=secret,
+                                                  created_by=actor, created_at=timezone.now())
+        record(AuditKind.WEBHOOK_CHANGED, actor=actor, obj=endpoint,
+               detail={"action": "create", "url": url, "events": events})
     return endpoint, secret
 
 
@@ -198,7 +203,10 @@ def webhook_endpoint_set_active(*, actor, endpoint: WebhookEndpoint, active: boo
     if not may_manage_members(actor, endpoint.cert):
         raise PermissionDenied(f"Only a head of {endpoint.cert.short_name} manages its webhooks.")
     with transaction.atomic():
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=active)
+        if WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=not active).update(
+                is_active=active):
+            record(AuditKind.WEBHOOK_CHANGED, actor=actor, obj=endpoint,
+                   detail={"action": "resume" if active else "pause", "url": endpoint.url})
         if not active:
             WebhookDelivery.objects.filter(endpoint=endpoint, delivered_at__isnull=True,
                                            failed_at__isnull=True).delete()
@@ -210,7 +218,10 @@ def webhook_endpoint_delete(*, actor, endpoint: WebhookEndpoint) -> None:
     """Remove an endpoint and its delivery history."""
     if not may_manage_members(actor, endpoint.cert):
         raise PermissionDenied(f"Only a head of {endpoint.cert.short_name} manages its webhooks.")
-    endpoint.delete()
+    with transaction.atomic():
+        record(AuditKind.WEBHOOK_CHANGED, actor=actor, obj=endpoint,
+               detail={"action": "delete", "url": endpoint.url})
+        endpoint.delete()
 
 
 def managed_endpoints(user, cert: Cert) -> list[WebhookEndpoint]:
@@ -432,7 +443,7 @@ def deliver_due(*, now=None) -> int:
     due = list(WebhookDelivery.objects
                .filter(delivered_at__isnull=True, failed_at__isnull=True)
                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-               .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
+               .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - stale_claim()))
                .select_related("endpoint__cert", "incident__owner_cert",
                                "advisory__author_cert", "advisory__current_revision")
                .order_by("pk")[:BATCH])
@@ -461,12 +472,24 @@ def deliver_due(*, now=None) -> int:
                                      error=error, title=title, now=now)
             WebhookDelivery.objects.filter(pk=row.pk).update(
                 attempt_log=[*row.attempt_log, entry], **changes)
+            _audit_attempt(row, entry)
             continue
         WebhookDelivery.objects.filter(pk=row.pk).update(
             delivered_at=attempt_at, attempts=row.attempts + 1, claimed_at=None, last_error="",
             attempt_log=[*row.attempt_log, entry])
+        _audit_attempt(row, entry)
         delivered += 1
     return delivered
+
+
+def _audit_attempt(row: WebhookDelivery, entry: dict) -> None:
+    """WEBHOOK_DELIVERED for one attempt: the scheduler's work, under the endpoint's CERT (no
+    request even when a test runs the task inline inside one)."""
+    record(AuditKind.WEBHOOK_DELIVERED, request=None, channel=Channel.TASK,
+           cert=row.endpoint.cert_id, obj=row.endpoint, at=timezone.now(),
+           detail={"status": entry["status"] if entry["status"] is not None else entry["error"],
+                   "error": entry["error"], "attempt": row.attempts + 1, "event": row.event,
+                   "event_id": str(row.event_id)})
 
 
 # --- the heads' page -----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from cert_portal.audit.models import AuditKind
+from cert_portal.audit.record import record
 from organizations.api_keys import api_key_issue, api_key_revoke, check_api_key_issue
 from organizations.models import ApiKey, Cert, Membership, Sector
 from organizations.services import (
@@ -23,6 +25,25 @@ class SectorAdmin(admin.ModelAdmin):
     list_display = ["name", "regulator", "regulator_short_name"]
     search_fields = ["name", "regulator"]
     prepopulated_fields = {"slug": ["name"]}
+
+    # Sectors are reference data with no service of their own: the admin is their only writer,
+    # so it records their changes on the audit trail itself (in the admin's transaction).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changes = {name: {"old": str(form.initial.get(name)) if change else None,
+                          "new": str(form.cleaned_data.get(name))}
+                   for name in sorted(form.changed_data)}
+        record(AuditKind.REGISTRY_CHANGED, request=request, obj=obj,
+               detail={"action": "update" if change else "create", "changes": changes})
+
+    def delete_model(self, request, obj):
+        record(AuditKind.REGISTRY_CHANGED, request=request, obj=obj,
+               detail={"action": "delete", "changes": {}})
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for sector in queryset:
+            self.delete_model(request, sector)
 
 
 class CertAdminForm(forms.ModelForm):

@@ -16,12 +16,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from cert_portal.audit.models import AuditKind
+from cert_portal.audit.record import record
+from incidents.text import hidden_character_message
 from organizations.access import may_manage_members
 from organizations.models import ApiKey, Cert, Role
 
 # Secrets look like "cpk_<prefix>_<rest>": the prefix finds the row, the whole is hashed.
-SECRET_PREFIX = "cpk_"
+SECRET_PREFIX = "cpk_"  # nosec B105 # the public prefix of every key, not a secret
 PREFIX_LENGTH = 10
 MAX_EXPIRY_DAYS = 3650
 # last_used_at is written at most this often per key: every request of a busy partner would
@@ -42,8 +46,11 @@ def check_api_key_issue(*, actor, cert: Cert, name: str, scope: str,
     if actor is not None and not may_manage_members(actor, cert):
         raise PermissionDenied(f"Only a head of {cert.short_name} issues its API keys.")
     errors = {}
+    hidden = hidden_character_message(name, field=_("name"))
     name = " ".join((name or "").split())
-    if not name:
+    if hidden:
+        errors["name"] = [hidden]
+    elif not name:
         errors["name"] = ["Name the key after what uses it, e.g. \"SOAR at the SOC\"."]
     elif len(name) > 100:
         errors["name"] = ["At most 100 characters."]
@@ -76,6 +83,9 @@ def api_key_issue(*, actor, cert: Cert, name: str, scope: str,
             cert=cert, name=name, scope=scope, prefix=prefix, key_hash=_hash(secret),
             service_user=user, created_by=actor, created_at=now,
             expires_at=now + timedelta(days=expires_days) if expires_days else None)
+        record(AuditKind.API_KEY_CHANGED, actor=actor, obj=key,
+               detail={"action": "issue", "scope": scope, "prefix": prefix,
+                       "expires_at": key.expires_at.isoformat() if key.expires_at else None})
     return key, secret
 
 
@@ -84,8 +94,13 @@ def api_key_revoke(*, actor, key: ApiKey) -> ApiKey:
     if actor is not None and not may_manage_members(actor, key.cert):
         raise PermissionDenied(f"Only a head of {key.cert.short_name} revokes its API keys.")
     now = timezone.now()
-    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now,
-                                                                      revoked_by=actor)
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(
+            revoked_at=now, revoked_by=actor)
+        # Revoking a revoked key changes nothing, and so records nothing.
+        if revoked:
+            record(AuditKind.API_KEY_CHANGED, actor=actor, obj=key,
+                   detail={"action": "revoke", "prefix": key.prefix})
     key.refresh_from_db()
     return key
 

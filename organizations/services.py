@@ -16,6 +16,8 @@ from django.db.models import CharField, F, Value
 from django.db.models.functions import Concat, Substr
 from django.utils.translation import gettext
 
+from cert_portal.audit.models import AuditKind
+from cert_portal.audit.record import record
 from organizations import hooks
 from organizations.models import PATH_SEPARATOR, Cert, Membership, Role
 from organizations.rules import RULES, Violation, cert_violations, database_constraints
@@ -84,6 +86,10 @@ def cert_create(*, actor, **fields) -> Cert:
         cert.path = f"{parent_path}{cert.pk}{PATH_SEPARATOR}"
         cert.depth = cert.path.count(PATH_SEPARATOR) - 2
         cert.save(update_fields=["path", "depth"])
+        record(AuditKind.REGISTRY_CHANGED, actor=actor, obj=cert, detail={
+            "action": "create",
+            "changes": {name: {"old": None, "new": _plain(getattr(cert, name))}
+                        for name in sorted(fields)}})
     logger.info("registry: %s created %s (%s)", _who(actor), cert.slug, cert.kind)
     return cert
 
@@ -100,6 +106,7 @@ def cert_update(*, cert: Cert, actor, **changes) -> Cert:
         _lock_registry()
         current = Cert.objects.select_for_update().get(pk=cert.pk)
         old_parent_id, old_path, old_slug = current.parent_id, current.path, current.slug
+        before = {name: _plain(getattr(current, name)) for name in changes}
         for name, value in changes.items():
             setattr(current, name, value)
         _normalise(current)
@@ -111,6 +118,11 @@ def cert_update(*, cert: Cert, actor, **changes) -> Cert:
                 hook(current)
         if current.slug != old_slug:
             Group.objects.filter(pk=current.group_id).update(name=group_name_for(current.slug))
+        changed = {name: {"old": before[name], "new": _plain(getattr(current, name))}
+                   for name in sorted(changes) if before[name] != _plain(getattr(current, name))}
+        if changed:
+            record(AuditKind.REGISTRY_CHANGED, actor=actor, obj=current,
+                   detail={"action": "update", "changes": changed})
     logger.info("registry: %s changed %s: %s", _who(actor), current.slug, ", ".join(sorted(changes)))
     return current
 
@@ -128,6 +140,9 @@ def membership_add(*, cert: Cert, user, role: str, actor) -> Membership:
             raise ValidationError({"user": f"{user} is already a member of {cert.name}."})
         membership = Membership.objects.create(cert=cert, user=user, role=role)
         user.groups.add(cert.group_id)
+        record(AuditKind.MEMBERSHIP_CHANGED, actor=actor, obj=membership,
+               object_label=_membership_label(cert, user),
+               detail={"action": "add", "user": user.get_username(), "role": role})
     logger.info("registry: %s added %s to %s as %s", _who(actor), user, cert.slug, role)
     return membership
 
@@ -144,7 +159,12 @@ def membership_change_role(*, membership: Membership, role: str, actor,
         if keep_a_head:
             membership = _locked_membership(membership)
             membership_head_check(membership=membership, role=role, actor=actor)
+        old_role = membership.role
         Membership.objects.filter(pk=membership.pk).update(role=role)
+        record(AuditKind.MEMBERSHIP_CHANGED, actor=actor, obj=membership,
+               object_label=_membership_label(membership.cert, membership.user),
+               detail={"action": "role", "user": membership.user.get_username(),
+                       "old": old_role, "new": role})
     membership.role = role
     logger.info("registry: %s made %s %s", _who(actor), membership.user, role)
     return membership
@@ -158,6 +178,10 @@ def membership_remove(*, membership: Membership, actor, keep_a_head: bool = Fals
             membership = _locked_membership(membership)
             membership_head_check(membership=membership, role=None, actor=actor)
         membership.user.groups.remove(membership.cert.group_id)
+        record(AuditKind.MEMBERSHIP_CHANGED, actor=actor, obj=membership,
+               object_label=_membership_label(membership.cert, membership.user),
+               detail={"action": "remove", "user": membership.user.get_username(),
+                       "role": membership.role})
         membership.delete()
     logger.info("registry: %s removed %s from %s", _who(actor), membership.user,
                 membership.cert.slug)
@@ -274,6 +298,17 @@ def _move_subtree(cert: Cert, old_path: str) -> None:
     )
     cert.path = new_path
     cert.depth += delta
+
+
+def _plain(value):
+    """A field's value as the audit trail keeps it: JSON, a related row by its name."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return str(value)
+
+
+def _membership_label(cert: Cert, user) -> str:
+    return f"{user.get_username()} in {cert.short_name}"
 
 
 def _who(actor) -> str:

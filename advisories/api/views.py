@@ -31,6 +31,7 @@ from advisories.models import Advisory, AdvisoryCve, AdvisoryProduct, AdvisoryRe
 from cert_portal.api.authentication import request_api_key
 from cert_portal.api.pagination import NewestFirstCursorPagination
 from cert_portal.api.problems import Conflict
+from cert_portal.audit.events import advisory_viewed
 from organizations.models import Cert
 
 WRITE_NOTE = ("For a read-write key of the author CERT, or a head, handler or analyst of it "
@@ -125,7 +126,9 @@ class AdvisoryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return Response(AdvisoryDetailSerializer(advisory, context=context).data, status=status_code)
 
     def retrieve(self, request, reference: str):
-        return self._detail(access.get_visible_advisory(request.user, reference=reference))
+        advisory = access.get_visible_advisory(request.user, reference=reference)
+        advisory_viewed(request, advisory)
+        return self._detail(advisory)
 
     def create(self, request):
         body = AdvisoryCreateSerializer(data=request.data)

@@ -27,6 +27,7 @@ from advisories import access
 from advisories.csaf import directory
 from advisories.csaf.directory import FOLDERS, Folder
 from advisories.csaf.document import absolute_url, csaf_datetime, document_bytes, publisher
+from cert_portal.audit.events import advisory_viewed
 from cert_portal.staff import is_two_factor_verified
 from organizations.models import Cert
 from organizations.rules import CertKind
@@ -157,6 +158,9 @@ def document(request, folder: str, year: str, name: str, hash_name: str | None =
         raise Http404(NOT_FOUND)
     data = document_bytes(advisory, url=directory.document_url(advisory))
     if hash_name is None:
+        # A hash file tells nothing of the text: only reading the document is a view.
+        if not folder.public:
+            advisory_viewed(request, advisory, detail={"via": "csaf"})
         response = HttpResponse(data, content_type=JSON)
     else:
         response = HttpResponse(directory.hash_file(data, f"{name}.json", HASHES[hash_name]),

@@ -26,6 +26,7 @@ from advisories.dashboard import reads
 from advisories.dashboard.forms import ReasonForm
 from advisories.dashboard.list import frame
 from advisories.models import Advisory
+from cert_portal.audit.events import advisory_viewed
 from cert_portal.forms import add_service_errors
 from cert_portal.staff import refused, staff_page
 
@@ -35,6 +36,7 @@ from cert_portal.staff import refused, staff_page
 def advisory(request, reference: str):
     found = get_visible_advisory(request.user, reference=reference)
     detail = reads.advisory_detail(request.user, found)
+    advisory_viewed(request, found)
     return render(request, "dashboard/advisories/detail.html", {
         **frame(request), "advisory": found, "detail": detail,
         "can": {action.value: action in detail.allowed for action in Action},
@@ -49,6 +51,7 @@ def revision(request, reference: str, number: int):
     shown = reads.readable_revision(request.user, found, number)
     if shown is None:
         raise Http404("No revision matches the given query.")
+    advisory_viewed(request, found, tlp=shown.tlp, detail={"revision": number})
     return render(request, "dashboard/advisories/revision.html", {
         **frame(request), "advisory": found, "revision": shown,
         "tlp_class": reads.tlp_class(shown.tlp),

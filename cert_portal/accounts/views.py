@@ -31,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from cert_portal.accounts import devices
 from cert_portal.accounts.forms import EnrolmentForm, SecondFactorForm, SignInForm
 from cert_portal.accounts.idle import mark_active
+from cert_portal.audit import signins
 from cert_portal.staff import verified_page
 
 PENDING_SESSION_KEY = "signin_pending"
@@ -94,12 +95,13 @@ def _load_pending(request):
     return _Pending(request, data, user), None
 
 
-def _complete_sign_in(request, pending: _Pending, device) -> str:
+def _complete_sign_in(request, pending: _Pending, device, *, method: str) -> str:
     """Sign the pending user in with both factors; return where to go next."""
     del request.session[PENDING_SESSION_KEY]
     auth.login(request, pending.user, backend=pending.data["backend"])
     otp_login(request, device)
     mark_active(request)
+    signins.signed_in(request, pending.user, method=method)
     return pending.next_url or resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
@@ -147,9 +149,13 @@ def login_code(request):
         try:
             device = devices.second_factor_verify(user=pending.user, code=form.cleaned_data["entered"])
         except devices.CodeRefused as refusal:
+            signins.second_factor_refused(request, pending.user,
+                                          locked=refusal.wait_seconds is not None)
             form.add_error(form.cleaned_data["entered_field"], str(refusal))
         else:
-            target = _complete_sign_in(request, pending, device)
+            target = _complete_sign_in(
+                request, pending, device,
+                method="authenticator" if isinstance(device, TOTPDevice) else "recovery_code")
             if not isinstance(device, TOTPDevice):
                 _tell_recovery_codes_left(request)
             return redirect(target)
@@ -183,9 +189,11 @@ def login_enrol(request):
                 device=device, code=form.cleaned_data["code"], actor=pending.user,
                 issue_recovery_codes=True)
         except devices.CodeRefused as refusal:
+            signins.second_factor_refused(request, pending.user,
+                                          locked=refusal.wait_seconds is not None, enrolment=True)
             form.add_error("code", str(refusal))
         else:
-            target = _complete_sign_in(request, pending, device)
+            target = _complete_sign_in(request, pending, device, method="enrolment")
             return _page(request, "accounts/enrolled.html",
                          {"codes": _shown(codes), "continue_url": target})
     if form.errors:

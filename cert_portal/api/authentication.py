@@ -2,13 +2,18 @@
 
 A request with a key acts as the key's CERT through its service user
 (organizations.api_keys.acting_user). A wrong, revoked or expired key is refused with 401 and
-the same message, so that a caller learns nothing about which keys exist.
+the same message, so that a caller learns nothing about which keys exist. Every request a key
+authenticates is an API_KEY_USED event of the audit trail, recorded when it is authenticated (so
+that a request that fails later, even with a 500, is still on the trail; the status is therefore
+not in it).
 """
 
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
+from cert_portal.audit.models import AuditKind
+from cert_portal.audit.record import record
 from organizations.api_keys import acting_user, key_for_secret
 
 
@@ -27,7 +32,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This API key is not valid: it is unknown, revoked or expired. Ask a head of your "
                 "CERT for a new one.")
-        return acting_user(key), key
+        user = acting_user(key)
+        record(AuditKind.API_KEY_USED, request=request, actor=user, obj=key,
+               detail={"method": request.method, "path": request.path[:300]})
+        return user, key
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) to a request without credentials.

@@ -5,16 +5,55 @@ rolled back leaves no event claiming it happened), and in autocommit for what is
 (a view, a failed sign-in). Each call is one INSERT. The actor, their CERT, the client address
 and the channel are read from the request when one is given; pass them for work without one
 (tasks, commands).
+
+A service deep below a view has no request to pass: AuditRequestMiddleware keeps the request
+being answered in a context variable, and `build` reads it when the caller gives no `request`
+argument at all (`request=None` says "no request": a task run inline must not be attributed to
+the person whose request queued it). Work outside any request is a background task unless the
+caller runs inside `audit_channel(Channel.COMMAND)` (the management commands that write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.utils import timezone
 
 from cert_portal.audit.models import AuditEvent, AuditKind, Channel
+
+_current_request: ContextVar = ContextVar("audit_current_request", default=None)
+_current_channel: ContextVar = ContextVar("audit_current_channel", default=None)
+# `build`'s default for `request`: the request being answered, if any.
+_AMBIENT = object()
+
+
+def current_request():
+    """The request being answered in this thread (AuditRequestMiddleware), or None."""
+    return _current_request.get()
+
+
+@contextmanager
+def audit_request(request) -> Iterator[None]:
+    """Make `request` the one `build` reads while the block runs."""
+    token = _current_request.set(request)
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
+
+
+@contextmanager
+def audit_channel(channel: str) -> Iterator[None]:
+    """Record work done outside a request in the block as done through `channel` (a management
+    command wraps its work in `audit_channel(Channel.COMMAND)`)."""
+    token = _current_channel.set(channel)
+    try:
+        yield
+    finally:
+        _current_channel.reset(token)
 
 # Object type names by model label: what the trail calls each kind of object.
 _OBJECT_TYPES = {
@@ -23,6 +62,7 @@ _OBJECT_TYPES = {
     "incidents.webhookendpoint": "webhook",
     "advisories.advisory": "advisory",
     "organizations.cert": "cert",
+    "organizations.sector": "sector",
     "organizations.membership": "membership",
     "organizations.apikey": "api_key",
     "auth.user": "user",
@@ -61,18 +101,24 @@ def _request_channel(request) -> str:
     path = getattr(request, "path", "") or ""
     if path.startswith(("/api/", "/taxii2/", "/taxii/", "/misp/")):
         return Channel.API
-    if path.startswith(("/dashboard/", "/accounts/", "/admin/")):
+    # The staff sign-in and account pages live at the root (cert_portal/accounts/urls.py).
+    if path.startswith(("/dashboard/", "/accounts/", "/admin/", "/login/", "/logout/",
+                        "/account/")):
         return Channel.DASHBOARD
     return Channel.PUBLIC
 
 
-def build(kind: AuditKind | str, *, request=None, actor=None, actor_label: str = "", cert=None,
+def build(kind: AuditKind | str, *, request=_AMBIENT, actor=None, actor_label: str = "", cert=None,
           obj=None,
           object_type: str = "", object_id: str = "", object_label: str = "", object_cert=None,
           detail: dict | None = None, channel: str | None = None,
           at: datetime | None = None) -> AuditEvent:
     """An unsaved event; see `record`."""
-    if actor is None and request is not None:
+    if request is _AMBIENT:
+        request = current_request()
+    # An actor_label without an actor names someone with no user row (an unknown name typed at
+    # sign-in): not whoever the request's session belongs to.
+    if actor is None and not actor_label and request is not None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             actor = user
@@ -92,7 +138,8 @@ def build(kind: AuditKind | str, *, request=None, actor=None, actor_label: str =
             object_cert_id = owner_id
     if channel is None:
         channel = Channel.API if api_key is not None else (
-            _request_channel(request) if request is not None else Channel.TASK)
+            _request_channel(request) if request is not None
+            else _current_channel.get() or Channel.TASK)
     if actor is not None and not actor_label:
         actor_label = actor.get_username()
     return AuditEvent(
@@ -109,9 +156,10 @@ def build(kind: AuditKind | str, *, request=None, actor=None, actor_label: str =
 def record(kind: AuditKind | str, **fields) -> AuditEvent:
     """Append one event to the trail and return it.
 
-    `request` gives the actor (its signed-in user or API key's service user), the CERT it acts
-    as (the key's CERT, the dashboard's active CERT), the client address and the channel; any of
-    them can be passed instead. `obj` gives the object's type, key, label and owning CERT.
+    `request` (by default the request being answered, if any; None for none) gives the actor
+    (its signed-in user or API key's service user), the CERT it acts as (the key's CERT, the
+    dashboard's active CERT), the client address and the channel; any of them can be passed
+    instead. `obj` gives the object's type, key, label and owning CERT.
     `actor_label` names an actor with no user row (the name typed in a failed sign-in).
     `detail` is a small JSON object: what changed, why it failed."""
     event = build(kind, **fields)
@@ -123,3 +171,15 @@ def record_many(events: Iterable[AuditEvent]) -> list[AuditEvent]:
     """Append events made by `build`, in one INSERT."""
     events = list(events)
     return AuditEvent.objects.bulk_create(events) if events else []
+
+
+def command_channel(handle):
+    """Decorate a management command's `handle`: what it records is done at the command line."""
+    import functools
+
+    @functools.wraps(handle)
+    def wrapper(*args, **kwargs):
+        with audit_channel(Channel.COMMAND):
+            return handle(*args, **kwargs)
+
+    return wrapper

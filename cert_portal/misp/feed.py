@@ -41,6 +41,8 @@ from django.http import Http404
 
 from advisories.access import readable_advisories
 from advisories.models import Advisory, AdvisoryStatus
+from cert_portal.audit.events import advisory_viewed, incident_viewed
+from cert_portal.audit.record import current_request
 from incidents.access import visible_incidents
 from incidents.models import Incident, Observable, Status
 from incidents.observables import ObservableType
@@ -198,12 +200,14 @@ def _event(event_uuid: str, meta: dict, attributes: list[dict]) -> dict:
 
 def event(user, event_uuid: uuid.UUID) -> dict:
     """<uuid>.json for `user`; Http404 when no event of the feed the user may see has that uuid
-    (missing and invisible alike). Two or three queries."""
+    (missing and invisible alike). Two or three queries, and the audit trail's INSERT: an
+    event is one incident's (or protected advisory's) detail, so fetching it is a view."""
     incident = feed_incidents(user).select_related("owner_cert").filter(public_id=event_uuid).first()
     if incident is not None:
         key = str(incident.public_id)
         rows = [(kind, value, epoch(at)) for kind, value, at in
                 incident.observables.order_by("pk").values_list("type", "value", "created_at")]
+        incident_viewed(current_request(), incident, detail={"via": "misp"})
         return _event(key, _incident_meta(incident), _attributes(key, rows))
     advisory = (feed_advisories(user).select_related("author_cert", "current_revision")
                 .filter(public_id=event_uuid).first())
@@ -211,6 +215,7 @@ def event(user, event_uuid: uuid.UUID) -> dict:
         key = str(advisory.public_id)
         revision = advisory.current_revision
         rows = _advisory_rows(revision.indicators, revision.cve_ids, epoch(advisory.last_published_at))
+        advisory_viewed(current_request(), advisory, detail={"via": "misp"})
         return _event(key, _advisory_meta(advisory), _attributes(key, rows))
     raise Http404("No event of this feed has this uuid.")
 

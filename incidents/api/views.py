@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from cert_portal.api.authentication import request_api_key
 from cert_portal.api.pagination import NewestFirstCursorPagination
 from cert_portal.api.problems import Conflict, problem
+from cert_portal.audit.events import incident_viewed
 from cert_portal.pagination import BadCursor, decode_cursor
 from incidents import services, taxonomy
 from incidents.access import (
@@ -237,7 +238,9 @@ class IncidentDetail(IncidentAPIView):
     @extend_schema(operation_id="incidents_retrieve",
                    responses={200: s.IncidentDetailSerializer, **errors(404)})
     def get(self, request, reference: str):
-        return detail(request, incident_or_404(request.user, reference))
+        incident = incident_or_404(request.user, reference)
+        incident_viewed(request, incident)
+        return detail(request, incident)
 
     @extend_schema(operation_id="incidents_partial_update", request=s.IncidentUpdateSerializer,
                    responses={200: s.IncidentDetailSerializer,

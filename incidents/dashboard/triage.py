@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from cert_portal.audit.events import incident_viewed
 from cert_portal.forms import add_service_errors
 from cert_portal.pagination import BadCursor, decode_cursor
 from cert_portal.staff import staff_page
@@ -146,6 +147,7 @@ def triage_report(request, reference: str):
     if incident.source != Source.PUBLIC_FORM or incident.status != Status.NEW:
         # Decided already (or never a public report): its workspace shows what happened.
         return redirect("dashboard:incident", reference=incident.reference)
+    incident_viewed(request, incident, detail={"page": "triage"})
     return _report_page(request, incident)
 
 

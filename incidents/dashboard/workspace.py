@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_http_methods
 
+from cert_portal.audit.events import incident_viewed
 from cert_portal.forms import add_service_errors
 from cert_portal.pagination import BadCursor, decode_cursor
 from cert_portal.staff import staff_page
@@ -82,6 +83,7 @@ def incident(request, reference: str):
     # The advisories part asks whether the member works the incident: these same actions, read once.
     incident.drawn_advisories.incident_actions = allowed
     services.mark_incident_seen(incident=incident, user=request.user)
+    incident_viewed(request, incident, detail={"tab": tab})
     context = {
         **controls(request, incident, allowed),
         "nav": "queue", "incident": incident, "tab": tab,

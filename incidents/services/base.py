@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 
+from cert_portal.audit.events import incident_changes
 from incidents.access import Action, require
 from incidents.models import EventKind, Incident, IncidentWatch, Notification, TimelineEvent
 from incidents.notifications import WATCH_KEY_PREFIX, enqueue_delivery
@@ -56,12 +57,14 @@ def mark_changed(incident: Incident, at) -> None:
 
 def add_event(incident, kind, actor, at, *, old: str = "", new: str = "", reason: str = "") -> TimelineEvent:
     """Append one timeline event, and tell the incident's watchers of it (`notify_watchers`)
-    and the CERTs' webhooks (issue 11; who receives it is decided at delivery, as for e-mail)."""
+    and the CERTs' webhooks (issue 11; who receives it is decided at delivery, as for e-mail);
+    the audit trail gets its INCIDENT_CHANGED event (issue 13)."""
     event = TimelineEvent.objects.create(incident=incident, kind=kind, actor=actor, at=at,
                                          old_value=str(old)[:300], new_value=str(new)[:300],
                                          reason=reason)
     notify_watchers([event])
     record_timeline_events([event])
+    incident_changes([event], {incident.pk: (incident.reference, incident.owner_cert_id)})
     return event
 
 

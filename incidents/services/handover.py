@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from cert_portal.audit.events import incident_changes
 from incidents.access import (
     Action,
     require,
@@ -185,6 +186,9 @@ def hand_over(*, moves: Sequence[tuple[Incident, Cert]], kind: str, actor, reaso
                           new_value=str(to_cert.short_name)[:300], reason=reason)
             for incident, to_cert in moves])
         notify_watchers(handed_over, deliver_on_commit=deliver_on_commit)
+        # Recorded under the CERT that owned each incident when it was handed over.
+        incident_changes(handed_over, {incident.pk: (incident.reference, incident.owner_cert_id)
+                                       for incident, _ in moves})
         for incident, to_cert in moves:
             incident.owner_cert = to_cert
             incident.status, incident.owner_since, incident.assignee = Status.NEW, at, None

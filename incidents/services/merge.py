@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cert_portal.audit.events import incident_changes
 from incidents.access import Action, require
 from incidents.grants import sync_grants
 from incidents.models import (
@@ -94,15 +95,16 @@ def incident_merge(*, incident: Incident, actor, into: Incident, reason: str = "
                   .values_list("type", "value") if (kind, value) not in have]
         Observable.objects.bulk_create(copied, ignore_conflicts=True)
         followers = list(Incident.objects.filter(merged_into=incident)
-                         .values_list("pk", "reference"))
+                         .values_list("pk", "reference", "owner_cert_id"))
         if followers:
-            Incident.objects.filter(pk__in=[pk for pk, _ in followers]).update(
+            Incident.objects.filter(pk__in=[pk for pk, _, _ in followers]).update(
                 merged_into=into, version=F("version") + 1, updated_at=now)
-            TimelineEvent.objects.bulk_create([
+            moved = TimelineEvent.objects.bulk_create([
                 TimelineEvent(incident_id=pk, kind=EventKind.MERGED, actor=actor, at=now,
                               old_value=reference, new_value=into.reference,
                               reason=f"{incident.reference}, into which it was merged, was {note}")
-                for pk, reference in followers])
+                for pk, reference, _ in followers])
+            incident_changes(moved, {pk: (reference, owner) for pk, reference, owner in followers})
 
         add_event(incident, EventKind.STATUS, actor, now, old=old_status,
                   new=in_english(incident.get_status_display), reason=note)

@@ -104,5 +104,6 @@ def test_the_list_costs_the_same_queries_whatever_the_page_size(key_client, cert
     with CaptureQueriesContext(connection) as queries:
         response = client.get("/api/v1/certs/", {"page_size": size})
     assert len(response.json()["results"]) == min(size, Cert.objects.filter(is_active=True).count())
-    # The key (one), the caller's CERTs (one), the page (one).
-    assert len(queries) == 3, [q["sql"] for q in queries]
+    # The key (one), the audit trail's API_KEY_USED (one, issue 13), the caller's CERTs (one),
+    # the page (one).
+    assert len(queries) == 4, [q["sql"] for q in queries]

@@ -497,7 +497,9 @@ def test_attach_and_download(certs, member, staff_client, lahore_incident, media
     attachment = Attachment.objects.get(incident=lahore_incident)
     assert (attachment.original_name, attachment.size, attachment.content_type) == (
         "evidence.pdf", len(payload), "application/pdf")
-    assert (media / attachment.file.name).read_bytes() == payload
+    # Encrypted at rest (issue 13), served decrypted.
+    assert payload not in (media / attachment.file.name).read_bytes()
+    assert attachment.read_plaintext() == payload
     files = client.get(page_url(lahore_incident, tab="files")).content.decode()
     download = reverse("incidents:attachment_download", args=[attachment.pk])
     assert f'href="{download}"' in files
@@ -949,7 +951,8 @@ def test_the_page_costs_the_same_queries_with_5_or_200_rows_per_tab(certs, membe
         with django_assert_num_queries(expected):
             response = client.get(page_url(big, tab=tab))
         assert response.status_code == 200
-        assert expected <= 16, (tab, expected)
+        # 17: the audit trail's INCIDENT_VIEWED row is one INSERT a view (issue 13).
+        assert expected <= 17, (tab, expected)
     assert "event 199" in client.get(page_url(big)).content.decode()
 
 

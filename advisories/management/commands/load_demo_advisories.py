@@ -27,6 +27,7 @@ from advisories import access, services
 from advisories.content import AdvisoryContent
 from advisories.demo import DEMO_ADVISORIES, demo_titles
 from advisories.models import Advisory, AdvisoryRevision, AdvisoryStatus
+from cert_portal.audit.record import command_channel
 from incidents.models import Incident
 from incidents.tlp import Tlp
 from organizations.models import Cert, Membership, Sector
@@ -52,6 +53,7 @@ class Command(BaseCommand):
             "`load_national_structure --demo`; links one to a demo incident when "
             "`load_demo_incidents` ran first. Does nothing if they are there already.")
 
+    @command_channel
     def handle(self, *args, **options):
         existing = set(AdvisoryRevision.objects.filter(title__in=demo_titles())
                        .values_list("title", flat=True))

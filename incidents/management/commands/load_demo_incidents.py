@@ -23,6 +23,7 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
+from cert_portal.audit.record import command_channel
 from incidents import services
 from incidents.access import ActionNotAllowed
 from incidents.demo import DEMO_INCIDENTS, demo_titles
@@ -43,6 +44,7 @@ class Command(BaseCommand):
             "escalated, referred, shared or overdue. Needs `load_national_structure --demo`. "
             "Does nothing if the demo incidents are there already.")
 
+    @command_channel
     def handle(self, *args, **options):
         existing = set(Incident.objects.filter(title__in=demo_titles())
                        .values_list("title", flat=True))

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from cert_portal.audit.record import command_channel
 from incidents.grants import sync_grants
 from incidents.models import Incident
 from incidents.registry import incident_id_batches
@@ -13,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000,
                             help="Incidents per transaction (default 1000).")
 
+    @command_channel
     def handle(self, *args, batch_size: int, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")

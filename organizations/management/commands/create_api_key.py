@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import slug_re
 from django.db.models import Q
 from django.utils import timezone
 
+from cert_portal.audit.record import command_channel
 from organizations.api_keys import api_key_issue
 from organizations.models import ApiKey, Cert
 
@@ -32,9 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--demo-once", action="store_true",
                             help="Issue the demo key only if the CERT has no usable demo key yet.")
 
+    @command_channel
     def handle(self, *args, cert: str, scope: str, expires: int, name: str, demo_once: bool,
                **options):
-        target = Cert.objects.filter(slug=cert).first()
+        # A slug is letters, digits, "-" and "_": anything else (a NUL, which PostgreSQL cannot
+        # even compare) names no CERT.
+        target = Cert.objects.filter(slug=cert).first() if slug_re.match(cert) else None
         if target is None:
             known = ", ".join(Cert.objects.filter(is_active=True).order_by("slug")
                               .values_list("slug", flat=True)[:30])

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from cert_portal.accounts.devices import demo_authenticator, otpauth_uri, secret_base32
+from cert_portal.audit.record import command_channel
 from organizations.models import Cert, Membership, Sector
 from organizations.national_structure import CERTS, DEMO_MEMBERS, SECTORS, demo_contact
 from organizations.services import cert_create, membership_add
@@ -28,6 +29,7 @@ class Command(BaseCommand):
                             help="With --demo: give the existing demo users new passwords and "
                                  "print them.")
 
+    @command_channel
     def handle(self, *args, demo: bool, reset_demo_passwords: bool, **options):
         if reset_demo_passwords and not demo:
             raise CommandError("--reset-demo-passwords only goes with --demo.")
@@ -107,7 +109,7 @@ class Command(BaseCommand):
                           "(new passwords are shown only now):")
         for username, where, password in rows:
             self.stdout.write(f"  {username:<{width}}  {password:<18}  {where}")
-        if any(password == "(unchanged)" for _, _, password in rows):
+        if any(password == "(unchanged)" for _, _, password in rows):  # nosec B105 # the placeholder printed for unchanged passwords
             self.stdout.write("Forgot them? manage.py load_national_structure --demo "
                               "--reset-demo-passwords")
 
