@@ -38,6 +38,8 @@ urlpatterns = [
     path("dashboard/registry/", include("organizations.dashboard.urls")),
     path("dashboard/advisories/subscription/", include("advisories.subscriptions.staff_urls")),
     path("dashboard/advisories/", include("advisories.dashboard.urls")),
+    # The heads' audit trail of their CERT (issue 13).
+    path("dashboard/audit/", include("cert_portal.audit.urls")),
     path("dashboard/", include("incidents.dashboard.urls")),
     # set_language: the language switch in base.html posts here.
     path("i18n/", include("django.conf.urls.i18n")),
