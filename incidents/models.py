@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from cert_portal.encryption import read_stored
 from incidents.observables import ObservableType
 from incidents.severity import Severity
 from incidents.tlp import DEFAULT_INCIDENT_TLP, Tlp
@@ -356,12 +357,20 @@ class Attachment(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
+    # The stored file is a Fernet token (cert_portal/encryption.py, issue 13). False for a file
+    # stored before, in clear, until `manage.py rotate_attachment_keys` encrypts it; the database
+    # default keeps rows written outside the ORM (the bench's bulk load) valid.
+    encrypted = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
         return self.original_name
+
+    def read_plaintext(self) -> bytes:
+        """The file's content as uploaded (decrypted); see encryption.read_stored for errors."""
+        return read_stored(self.file, encrypted=self.encrypted)
 
 
 class Notification(models.Model):
@@ -749,6 +758,8 @@ class MonthlyReport(models.Model):
     month = models.DateField(help_text="The first day of the month reported.")
     html = models.TextField(blank=True)
     pdf = models.FileField(upload_to=report_path, max_length=300, blank=True)
+    # The PDF is stored as a Fernet token, like attachments (issue 13); False for one made before.
+    pdf_encrypted = models.BooleanField(default=False, db_default=False)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                      on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField()
@@ -762,3 +773,7 @@ class MonthlyReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cert.short_name} {self.month:%Y-%m}"
+
+    def read_pdf(self) -> bytes:
+        """The PDF's content (decrypted); see encryption.read_stored for errors."""
+        return read_stored(self.pdf, encrypted=self.pdf_encrypted)

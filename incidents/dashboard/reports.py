@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime
 
 from django.core.cache import cache
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cert_portal.encryption import UndecryptableFile
 from cert_portal.staff import refused, staff_page
+from incidents.downloads import file_download, unreadable_file
 from incidents.models import MonthlyReport
 from incidents.statistics.reports import (
     ReportMonthError,
@@ -96,9 +98,13 @@ def report_view(request, public_id):
 
 @staff_page
 def report_pdf(request, public_id):
+    """The report's PDF, decrypted, as a download (incidents.downloads: never shown inline)."""
     report = _report_for(request, public_id)
     if not report.pdf:
         raise Http404("This report has no PDF yet.")
-    name = f"{report.cert.slug}-report-{report.month:%Y-%m}.pdf"
-    return FileResponse(report.pdf.open("rb"), as_attachment=True, filename=name,
-                        content_type="application/pdf")
+    try:
+        data = report.read_pdf()
+    except (UndecryptableFile, OSError) as error:
+        return unreadable_file(request, what="Monthly report PDF",
+                               name=f"{report.public_id} ({report.pdf.name})", error=error)
+    return file_download(data, f"{report.cert.slug}-report-{report.month:%Y-%m}.pdf")

@@ -6,15 +6,17 @@ import hashlib
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cert_portal.encryption import encrypt
 from incidents.access import (
     Action,
     reporter_address,
     require,
 )
-from incidents.files import sniff_content_type
+from incidents.files import display_name, sniff_content_type
 from incidents.models import (
     Attachment,
     Comment,
@@ -81,8 +83,10 @@ def attachment_max_bytes() -> int:
 
 
 def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
-    """Store a file outside the web root with its size, SHA-256 and detected content type.
-    If anything fails after the file was written, the file is removed again."""
+    """Store a file outside the web root, encrypted (cert_portal/encryption.py), under a random
+    name, with the size, SHA-256 and detected content type of what was uploaded, and its name
+    cleaned for display (incidents.files.display_name). If anything fails after the file was
+    written, the file is removed again."""
     require_visible(actor, incident)
     size = uploaded_file.size or 0
     if size == 0:
@@ -92,23 +96,22 @@ def incident_attach(*, incident: Incident, actor, uploaded_file) -> Attachment:
                                        f"{attachment_max_bytes():,} bytes."})
     if actor is not None:
         require(actor, incident, Action.ATTACH)
-    digest = hashlib.sha256()
-    for chunk in uploaded_file.chunks():
-        digest.update(chunk)
-    uploaded_file.seek(0)
-    head = uploaded_file.read(2048)
-    uploaded_file.seek(0)
-    name = (uploaded_file.name or "attachment").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    # Read whole, as Fernet encrypts whole messages: at most attachment_max_bytes() (checked
+    # above), which is why that is acceptable.
+    data = b"".join(uploaded_file.chunks())
+    name = display_name(uploaded_file.name)
     now = timezone.now()
-    attachment = Attachment(incident=incident, original_name=name, size=size,
-                            sha256=digest.hexdigest(), content_type=sniff_content_type(head),
-                            uploaded_by=actor, created_at=now)
+    attachment = Attachment(incident=incident, original_name=name, size=len(data),
+                            sha256=hashlib.sha256(data).hexdigest(),
+                            content_type=sniff_content_type(data[:2048]),
+                            uploaded_by=actor, created_at=now, encrypted=True)
     try:
         with transaction.atomic():
-            attachment.file.save(name, uploaded_file, save=False)
+            # The name given here is not used: attachment_path makes a random one.
+            attachment.file.save("attachment", ContentFile(encrypt(data)), save=False)
             attachment.save()
             add_event(incident, EventKind.ATTACHMENT, actor, now,
-                      new=f"{name} ({size:,} bytes, sha256 {attachment.sha256[:12]}…)")
+                      new=f"{name} ({attachment.size:,} bytes, sha256 {attachment.sha256[:12]}…)")
             mark_changed(incident, now)
     except BaseException:
         if attachment.file.name:

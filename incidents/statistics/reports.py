@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from advisories.access import public_advisories
+from cert_portal.encryption import encrypt
 from incidents.models import MonthlyReport
 from organizations.access import report_recipients
 from organizations.models import Cert
@@ -148,7 +149,7 @@ def render_report_html(cert: Cert, month: datetime.date, *, language: str) -> st
     with translation.override(language):
         context = report_context(cert, month)
         context["generated_at"] = timezone.now()
-        context["stylesheet_link"] = mark_safe(_stylesheet_link())  # noqa: S308 (a constant)
+        context["stylesheet_link"] = mark_safe(_stylesheet_link())  # nosec B308, B703 # a link tag built from our static file's URL
         return render_to_string("dashboard/statistics/report.html", context)
 
 
@@ -206,9 +207,11 @@ def build_monthly_report(*, cert: Cert, month: datetime.date, requested_by=None,
         MonthlyReport.objects.filter(pk=report.pk).update(failed_at=now, last_error=str(error)[:2000])
         raise
     old_pdf = report.pdf.name
-    report.pdf.save(f"{month:%Y-%m}.pdf", ContentFile(pdf), save=False)
+    # Encrypted at rest like attachments (issue 13): the figures are incident data.
+    report.pdf.save(f"{month:%Y-%m}.pdf", ContentFile(encrypt(pdf)), save=False)
     with transaction.atomic():
-        fields = {"html": html, "pdf": report.pdf.name, "failed_at": None, "last_error": ""}
+        fields = {"html": html, "pdf": report.pdf.name, "pdf_encrypted": True, "failed_at": None,
+                  "last_error": ""}
         if requested_by is not None:
             fields["requested_by"] = requested_by
         MonthlyReport.objects.filter(pk=report.pk).update(**fields)

@@ -151,7 +151,7 @@ def test_an_anonymous_report_becomes_a_public_incident_routed_by_the_rules(case,
     assert attachment.original_name == "screenshot.png"
     assert attachment.content_type == "image/png"
     assert attachment.uploaded_by is None
-    assert (media / attachment.file.name).read_bytes() == PNG
+    assert attachment.encrypted and attachment.read_plaintext() == PNG  # encrypted at rest
     kinds = list(TimelineEvent.objects.filter(incident=incident).values_list("kind", flat=True))
     assert kinds[0] == EventKind.CREATED and EventKind.ATTACHMENT in kinds
     assert incident.reporter_token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -327,7 +327,7 @@ def test_a_follow_up_adds_a_reporter_comment_a_timeline_event_and_files(rules, m
     [attachment] = Attachment.objects.filter(incident=incident)
     assert attachment.original_name == "second.pdf"
     assert attachment.content_type == "application/pdf"
-    assert (media / attachment.file.name).read_bytes() == PDF
+    assert attachment.encrypted and attachment.read_plaintext() == PDF  # encrypted at rest
     assert TimelineEvent.objects.filter(incident=incident, kind=EventKind.ATTACHMENT).count() == 1
     page = client.get(url).content.decode()
     assert page.count("They sent a second SMS today.") == 1

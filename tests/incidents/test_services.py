@@ -836,7 +836,8 @@ def test_attach_stores_the_file_under_media_root_with_size_hash_and_sniffed_type
     assert attachment.sha256 == hashlib.sha256(PDF).hexdigest()
     assert attachment.content_type == "application/pdf"  # what the bytes say, not the name
     [path] = stored_files(media)
-    assert path.read_bytes() == PDF
+    # Encrypted at rest (issue 13; tests/incidents/test_attachment_encryption.py).
+    assert PDF not in path.read_bytes() and attachment.read_plaintext() == PDF
     assert path.relative_to(media).parts[:2] == ("incidents", str(lahore_incident.public_id))
     assert path.name != "notes.txt"  # the stored name is random
     assert attachment.file.path == str(path)

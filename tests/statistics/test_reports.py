@@ -98,8 +98,7 @@ def test_task_builds_last_months_report_once_and_mails_the_heads_once(
     assert report.month == MARCH
     assert report.completed_at == APRIL_FIRST
     assert MonthlyReport.objects.filter(cert=certs["punjab"]).count() == 1
-    with report.pdf.open("rb") as stored:
-        assert stored.read().startswith(b"%PDF")
+    assert report.pdf_encrypted and report.read_pdf().startswith(b"%PDF")  # encrypted at rest
     assert "Monthly report of" in report.html and "March 2026" in report.html
     # One e-mail per CERT with heads, to its heads only; the run twice sent nothing more.
     assert [m.to for m in mail.outbox if punjab_head.email in m.to] == [[punjab_head.email]]
@@ -137,8 +136,7 @@ def test_a_failed_report_is_recorded_and_the_pass_goes_on(march, certs, member, 
 
 def test_a_report_counts_a_red_incident_below_but_never_names_it(march, certs, make_advisory):  # noqa: F811
     national = reports.build_monthly_report(cert=certs["national"], month=MARCH)
-    with national.pdf.open("rb") as stored:
-        text, _fonts = pdf_text_and_fonts(stored.read())
+    text, _fonts = pdf_text_and_fonts(national.read_pdf())
 
     for document in (national.html, text):
         assert SECRET_TITLE not in document
@@ -172,8 +170,7 @@ def test_an_urdu_report_embeds_a_font_with_every_urdu_letter(march, certs):  # n
     report = reports.build_monthly_report(cert=certs["punjab"], month=MARCH, language="ur")
 
     assert '<html lang="ur" dir="rtl">' in report.html
-    with report.pdf.open("rb") as stored:
-        data = stored.read()
+    data = report.read_pdf()
     text, fonts = pdf_text_and_fonts(data)
     assert data.startswith(b"%PDF")
     assert any("Naskh-Arabic" in font or "Nastaliq" in font for font in fonts), fonts
@@ -228,7 +225,10 @@ def test_members_list_read_and_download_others_get_404(march, client, certs, mem
     assert f"/dashboard/reports/{report.public_id}/pdf/" in listing.content.decode()
     assert page.status_code == 200 and page.content.decode() == report.html
     assert pdf.status_code == 200 and b"".join(pdf.streaming_content).startswith(b"%PDF")
-    assert pdf["Content-Type"] == "application/pdf"
+    # A download, never shown inline (issue 13; tests/incidents/test_attachment_encryption.py).
+    assert pdf["Content-Type"] == "application/octet-stream"
+    assert pdf["Content-Disposition"] == (
+        f'attachment; filename="punjab-report-{MARCH:%Y-%m}.pdf"')
 
     # A child CERT, the parent and the national head: 404, as for a report that does not exist.
     for slug, role in (("lahore", "head"), ("national", "head"), ("government", "analyst")):
