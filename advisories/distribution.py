@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
 from time import monotonic
 
 from django.conf import settings
@@ -40,14 +39,12 @@ from django.utils.translation import gettext_lazy
 from advisories import access
 from advisories.models import AdvisoryDelivery, AdvisoryRevision, AdvisorySeverity
 from advisories.subscriptions.services import unsubscribe_url
-from incidents.notifications import failed_attempt
+from incidents.notifications import failed_attempt, stale_claim
 from incidents.text import single_line
 from incidents.tlp import Tlp
 
 logger = logging.getLogger(__name__)
 
-# A claim older than this belongs to a worker that died mid-send: the row is tried again.
-STALE_CLAIM = timedelta(minutes=10)
 # Rows read and sent per round; a pass goes on round after round until its time budget is used.
 BATCH = 200
 
@@ -101,7 +98,7 @@ def _due(now, revision_id: int | None):
     rows = (AdvisoryDelivery.objects
             .filter(sent_at__isnull=True, failed_at__isnull=True)
             .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)))
+            .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - stale_claim())))
     if revision_id is not None:
         rows = rows.filter(revision_id=revision_id)
     return rows

@@ -8,4 +8,7 @@ class CertPortalConfig(AppConfig):
     verbose_name = "CERT portal"
 
     def ready(self):
-        from cert_portal import db  # noqa: F401  (connects its signal receivers)
+        # db connects its signal receivers on import.
+        from cert_portal import db, task_failures  # noqa: F401
+
+        task_failures.connect()

@@ -37,8 +37,6 @@ from incidents.text import single_line
 logger = logging.getLogger(__name__)
 
 DELIVERY_TASK = "incidents.tasks.deliver_notifications"
-# A claim older than this belongs to a worker that died mid-send: the row is tried again.
-STALE_CLAIM = timedelta(minutes=10)
 # What a row's last error may hold; longer errors are cut.
 ERROR_LIMIT = 2000
 
@@ -47,6 +45,12 @@ def enqueue_delivery() -> None:
     from django_q.tasks import async_task
 
     async_task(DELIVERY_TASK, task_name="deliver incident notifications", group="notifications")
+
+
+def stale_claim() -> timedelta:
+    """How old a claim must be to belong to a worker that died mid-send, so that the row is tried
+    again (settings.OUTBOX_STALE_CLAIM_SECONDS, above the task timeout). Shared by every outbox."""
+    return timedelta(seconds=settings.OUTBOX_STALE_CLAIM_SECONDS)
 
 
 def max_attempts() -> int:
@@ -66,7 +70,7 @@ def deliver_pending(*, now=None) -> int:
     due = list(Notification.objects
                .filter(sent_at__isnull=True, failed_at__isnull=True)
                .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-               .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM))
+               .filter(Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - stale_claim()))
                .select_related("incident", "incident__owner_cert")
                .order_by("pk"))
     if not due:

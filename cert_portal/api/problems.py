@@ -29,6 +29,7 @@ TITLES = {
     413: ("too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
     429: ("too-many-requests", "Too many requests"),
+    503: ("unavailable", "Service unavailable, try again later"),
 }
 
 
