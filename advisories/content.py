@@ -16,10 +16,11 @@ import nh3
 from cvss import CVSS3, CVSS4
 from cvss.exceptions import CVSSError
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from markdown_it import MarkdownIt
 
 from advisories.models import AdvisorySeverity
-from incidents.text import single_line
+from incidents.text import hidden_character_message, single_line
 from incidents.tlp import as_tlp
 
 # ASCII digits only: \d also matches other scripts' digits (Urdu's ۰-۹ among them), which no CVE
@@ -199,8 +200,11 @@ def clean_content(content: AdvisoryContent) -> dict:
             errors.setdefault(name, []).extend(error.messages)
             return None
 
+    hidden = hidden_character_message(content.title, field=_("title"))
     title = single_line(content.title or "")
-    if not title:
+    if hidden:
+        errors["title"] = [hidden]
+    elif not title:
         errors["title"] = ["Give the advisory a title."]
     elif len(title) > 300:
         errors["title"] = [f"The title has {len(title)} characters; at most 300."]

@@ -12,6 +12,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from incidents.text import hidden_character_message
 from organizations.rules import CertKind, Region, database_constraints
 
 PATH_SEPARATOR = "/"
@@ -103,6 +104,18 @@ class Cert(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("organizations:cert_detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        """Refuse invisible characters (bidi controls, zero-width space...) in the names: the
+        registry, the admin and every page that names a CERT go through here (issue 13, item 6)."""
+        errors = {}
+        for field in ("name", "short_name"):
+            message = hidden_character_message(
+                getattr(self, field), field=str(self._meta.get_field(field).verbose_name))
+            if message:
+                errors[field] = [message]
+        if errors:
+            raise ValidationError(errors)
 
     def validate_constraints(self, exclude=None) -> None:
         """Skip Django's generic check of the constraints: each one derives from a composition

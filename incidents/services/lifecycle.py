@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from incidents import taxonomy
 from incidents.access import (
@@ -39,7 +40,7 @@ from incidents.services.base import (
     write_incident,
 )
 from incidents.severity import Severity, deadlines, sla_targets
-from incidents.text import single_line
+from incidents.text import hidden_character_message, single_line
 from incidents.tlp import DEFAULT_INCIDENT_TLP, as_tlp, is_less_strict
 from organizations.models import Cert
 
@@ -95,10 +96,17 @@ def incident_create(*, actor, owner_cert: Cert, title: str, classification: str,
     unknown = set(details) - allowed_details
     if unknown:
         raise TypeError(f"Unknown incident fields: {', '.join(sorted(unknown))}")
+    errors = {}
+    # Invisible characters in names are refused, not dropped: the person sees what was wrong
+    # (issue 13, item 6).
+    for field, value, label in (("title", title, _("title")),
+                                ("reporter_name", details.get("reporter_name"), _("name"))):
+        message = hidden_character_message(value, field=label)
+        if message:
+            errors[field] = message
     # One line, whoever typed it: the title goes into e-mail subjects (issue 7, finding 4).
     title = single_line(title)
-    errors = {}
-    if not title:
+    if not title and "title" not in errors:
         errors["title"] = "Give the incident a title."
     try:
         taxonomy.validate_classification(classification, incident_type)

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from incidents.access import ActionNotAllowed, may_delete_saved_view, may_share_saved_view_with
 from incidents.models import SavedView
-from incidents.text import single_line
+from incidents.text import hidden_character_message, single_line
 from organizations.models import Cert
 
 NAME_MAX = SavedView._meta.get_field("name").max_length
@@ -24,13 +24,20 @@ def check_saved_view(*, actor, name: str, query: str, cert: Cert | None = None) 
     with a message per field. The query string is kept as a query string (re-encoded, without a
     leading "?"); what its values mean is checked when the queue opens it."""
     errors: dict[str, str] = {}
+    hidden = hidden_character_message(name, field=_("name"))
     name = single_line(name)
-    if not name:
+    if hidden:
+        errors["name"] = hidden
+    elif not name:
         errors["name"] = _("Give the view a name.")
     elif len(name) > NAME_MAX:
         errors["name"] = _("Use at most %(max)d characters for the name.") % {"max": NAME_MAX}
-    query = urlencode(parse_qsl(query.lstrip("?")))
-    if len(query) > QUERY_MAX:
+    pairs = parse_qsl(query.lstrip("?"))
+    query = urlencode(pairs)
+    if any("\x00" in part for pair in pairs for part in pair):
+        # Stored as "%00" it would save, and every opening of the view would be refused.
+        errors["query"] = _("These filters contain a NUL character (U+0000): remove it.")
+    elif len(query) > QUERY_MAX:
         errors["query"] = _("These filters are too long to save; remove some.")
     if cert is not None and not may_share_saved_view_with(actor, cert):
         errors["cert"] = _("You can share a view only with a CERT you are a member of.")

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from incidents.access import Action, assignable_users, require
 from incidents.models import EventKind, Incident, IncidentTask
 from incidents.services.base import add_event, require_visible
-from incidents.text import single_line
+from incidents.text import hidden_character_message, single_line
 
 TASK_TITLE_MAX = IncidentTask._meta.get_field("title").max_length
 
@@ -43,9 +43,12 @@ def _require_manage(actor, incident: Incident) -> None:
 def task_add(*, incident: Incident, actor, title: str, assignee=None) -> IncidentTask:
     """Add a task to the incident's checklist, optionally assigned to a member of its owner."""
     require_visible(actor, incident)
-    title = single_line(title)
     errors = {}
-    if not title:
+    hidden = hidden_character_message(title, field=_("title"))
+    title = single_line(title)
+    if hidden:
+        errors["title"] = hidden
+    elif not title:
         errors["title"] = _("Say what is to be done.")
     elif len(title) > TASK_TITLE_MAX:
         errors["title"] = _("Keep the task to %(max)d characters; it has %(length)d.") % {

@@ -175,13 +175,13 @@ def test_revisions_are_listed_and_each_is_readable(make_advisory, member, clock)
     old = client.get(f"/advisories/{advisory.reference}/revisions/1/")
     newest = client.get(f"/advisories/{advisory.reference}/revisions/2/")
 
-    assert "<h1>Second text</h1>" in current.content.decode()
+    assert "<h1><bdi>Second text</bdi></h1>" in current.content.decode()
     assert "Added the fix" in current.content.decode() and "Initial release" in current.content.decode()
     assert f'href="/advisories/{advisory.reference}/revisions/1/"' in current.content.decode()
     assert old.status_code == 200
-    assert "<h1>First text</h1>" in old.content.decode()
+    assert "<h1><bdi>First text</bdi></h1>" in old.content.decode()
     assert "You are reading revision 1" in old.content.decode()
-    assert "<h1>Second text</h1>" in newest.content.decode()
+    assert "<h1><bdi>Second text</bdi></h1>" in newest.content.decode()
     assert "You are reading revision" not in newest.content.decode()
     assert client.get(f"/advisories/{advisory.reference}/revisions/3/").status_code == 404
 

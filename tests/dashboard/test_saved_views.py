@@ -40,7 +40,8 @@ def test_a_member_saves_the_current_view_for_themselves(staff_client, lahore_han
     assert response.status_code == 302 and response["Location"] == "/dashboard/?tab=new&severity=4"
     page = client.get(QUEUE)
     assert listed(client) == ["Severe new ones"]
-    assert '<a href="?tab=new&amp;severity=4">Severe new ones</a>' in page.content.decode()
+    assert ('<a href="?tab=new&amp;severity=4"><bdi>Severe new ones</bdi></a>'
+            in page.content.decode())
     # Nobody else sees a view that is not shared, not even in the same CERT.
     assert listed(staff_client(member("lahore", "analyst"))) == []
 

@@ -160,8 +160,7 @@ def test_an_assignee_who_left_the_cert_is_not_told(certs, staff, clock):
     ("Fake bank SMS\r\nBcc: victim@example.org", "Fake bank SMS Bcc: victim@example.org"),
     ("  tabs\tand\x0bvertical\x0cfeeds\x00 ", "tabs and vertical feeds"),
     ("line\u2028separator\u2029and\x85next", "line separator and next"),
-    ("bidi \u202egnp.exe\u202c and \u2066isolates\u2069 \u202a\u202b\u202d gone",
-     "bidi gnp.exe and isolates gone"),
+    # Bidi controls in a title are refused since issue 13 (tests/security/test_hidden_characters.py).
     ("اردو میں\u200cعنوان", "اردو میں\u200cعنوان"),  # a zero-width non-joiner is Urdu spelling
 ])
 def test_titles_are_stored_as_one_clean_line(certs, staff, raw, clean):
