@@ -114,7 +114,9 @@ _URL_CANDIDATE = re.compile(r"\b(?:https?|ftps?)://[^\s<>\"'`]+", re.IGNORECASE)
 # digits included, for internationalised domains), classified one by one in `_classify_word`.
 _WORD = re.compile(r"[\w.@:+-]+")
 _WORD_EDGES = ".-+@_"
-_URL_TRAILING = ".,;:!?'\"*"
+# ASCII punctuation, and the Urdu comma, full stop and question mark (U+060C, U+06D4, U+061F):
+# reports in Urdu end their sentences with those right after a URL.
+_URL_TRAILING = ".,;:!?'\"*\u060c\u06d4\u061f"
 _URL_CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 

@@ -189,7 +189,13 @@ def cert_violations(cert, *, parent, parent_chain_ids: set[int], peers, children
         child_rule = RULES.get(child.kind)
         if child_rule is None:
             continue
-        if cert.kind not in child_rule.parent_kinds:
+        if child_rule.is_root:
+            # Only a write around the model meets this (the database refuses a root kind with a
+            # parent), but the rules must still answer it, not fail building the message.
+            found.append(Violation(f"{child.kind}.parent", f"{_name(child)} is the "
+                                   f"{child_rule.label}, the root of the tree: it cannot be under "
+                                   f"{_name(cert)}.", "kind"))
+        elif cert.kind not in child_rule.parent_kinds:
             found.append(Violation(f"{child.kind}.parent", f"{_name(child)} ({child_rule.label}) "
                                    f"would be left under a {rule.label}: its parent must be a "
                                    f"{_kind_list(child_rule.parent_kinds)}. Move it first.", "kind"))
