@@ -4,11 +4,13 @@ Every variable is listed with its meaning in `.env.example`. A bad value stops s
 message naming the variable (see cert_portal/env.py).
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from cert_portal.encryption import configured_keys
 from cert_portal.env import (
     env_bool,
     env_choice,
@@ -19,6 +21,7 @@ from cert_portal.env import (
     env_str,
     load_dotenv,
 )
+from cert_portal.storage_config import STORAGE_KINDS, attachment_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(Path(env_str("CERT_PORTAL_ENV_FILE", str(BASE_DIR / ".env"))))
@@ -34,7 +37,7 @@ if not SECRET_KEY:
             "for a local installation. `make run` writes both to .env for you."
         )
     # Only ever used with DEBUG on, on a developer's machine.
-    SECRET_KEY = "insecure-local-development-key-never-use-in-production"
+    SECRET_KEY = "insecure-local-development-key-never-use-in-production"  # nosec B105 # only with DEBUG on; DEBUG off refuses to start without SECRET_KEY
 elif not DEBUG and len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("SECRET_KEY is too short: use at least 32 random characters.")
 
@@ -64,6 +67,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    # Content-Security-Policy (issue 13): its system checks; the header comes from CSPMiddleware.
+    "csp",
     "cert_portal",
     # The append-only audit trail (issue 13).
     "cert_portal.audit",
@@ -74,12 +79,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that static files (an SVG is a document too) carry them as well:
+    # Content-Security-Policy, then Permissions-Policy and `Cache-Control: no-store` on every
+    # response that did not choose its own caching (issue 13).
+    "csp.middleware.CSPMiddleware",
+    "cert_portal.security_headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Lets services record to the audit trail who did what from where (issue 13).
+    "cert_portal.audit.middleware.AuditRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # Refuses an oversized body before anything reads it, in the visitor's language: after
     # LocaleMiddleware, before CsrfViewMiddleware (the first to read a posted body).
     "cert_portal.request_limits.RequestLimitsMiddleware",
+    # Refuses NUL characters and bytes that are not UTF-8 in the address and in posted forms
+    # with a 400 that names the field (issue 13): after the body limits, before CSRF.
+    "cert_portal.input_checks.InputChecksMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -89,6 +104,10 @@ MIDDLEWARE = [
     # Signs staff out after STAFF_IDLE_MINUTES without a request; after auth and messages.
     "cert_portal.accounts.idle.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The database or the file store failing in a view: 503 with Retry-After and a page (or a
+    # problem document) that says nothing was stored and to send it again (issue 13). No
+    # middleware after it handles exceptions, so its process_exception is the first to run.
+    "cert_portal.unavailable.UnavailableMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into the lock-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -142,18 +161,35 @@ AUTHENTICATION_BACKENDS = [
 # The public needs no object permissions: no anonymous user row (DOMAIN.md §8).
 ANONYMOUS_USER_NAME = None
 
+# Argon2id for every new password (OWASP ASVS 5.0 V11.4.2). The PBKDF2 hashers after it still
+# verify the hashes made before issue 13, and Django rehashes each with Argon2 at its owner's next
+# sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+]
+# ASVS 5.0 V6.2: at least 12 characters, no upper bound below 64 (Django sets none), no rules on
+# which kinds of characters a password must hold (so no NumericPasswordValidator, which refuses a
+# long password of digits only: V6.2.5), refused when it is one of the 20,000 most common leaked
+# passwords (V6.2.4) or too close to the member's own name or e-mail (V6.2.11).
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
      "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # Staff sign in with two factors (cert_portal/accounts/); the admin uses the same page.
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboard:queue"
 # A signed-in session with no request for this many minutes is signed out (cert_portal/accounts/idle.py).
 STAFF_IDLE_MINUTES = env_int("STAFF_IDLE_MINUTES", 30, minimum=1)
+# However active, a signed-in session ends this many hours after sign-in (ASVS 5.0 V7.3.2): the
+# idle middleware counts from the sign-in, and the session row and cookie last no longer. The
+# cookie is also dropped when the browser closes.
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ur", "اردو")]
@@ -168,8 +204,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Files uploaded to incidents live outside the web root and are only served through views that
 # check permissions.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Where they are stored: MEDIA_ROOT (may be a file system shared by several machines), or an
+# S3-compatible bucket through django-storages (cert_portal/storage_config.py; .env.example).
+ATTACHMENT_STORAGE = env_choice("ATTACHMENT_STORAGE", "filesystem", STORAGE_KINDS)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": attachment_storage(ATTACHMENT_STORAGE, os.environ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
@@ -189,15 +228,66 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CERT portal <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who is e-mailed when a background task fails for good (cert_portal/task_failures.py): a comma-
+# separated list of addresses. Empty: the failures are only logged and listed in the admin.
+ADMINS = [("", address) for address in env_list("ADMINS", [])]
+if any("@" not in address for _name, address in ADMINS):
+    raise ImproperlyConfigured(f"ADMINS={os.environ.get('ADMINS')!r} must be e-mail addresses "
+                               "separated by commas, e.g. ops@cert.example.gov.pk.")
 
-# Security defaults fail closed; a local installation over plain HTTP turns them off with DEBUG.
+# Security defaults fail closed; a local installation over plain HTTP turns them off with DEBUG,
+# or one by one (SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 SECURE_HSTS_SECONDS=0, as `make serve` on
+# a developer's machine does).
+# Plain HTTP is answered with a redirect to HTTPS. Behind a proxy that ends TLS this needs
+# BEHIND_TLS_PROXY=1, or every request looks like plain HTTP and is redirected for ever.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# HSTS: browsers that saw the portal over HTTPS refuse plain HTTP to it for this long. Preload
+# (on by default) lets the host be submitted to the browsers' built-in list (hstspreload.org),
+# which requires a year and the subdomains; taking a host off that list takes months.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
+LANGUAGE_COOKIE_SECURE = SECURE_COOKIES
+# No script of ours reads a cookie: the CSRF token is in each form (and in Swagger UI's page).
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
+# The __Host- prefix makes a browser refuse the cookie unless it is Secure, has Path=/ and no
+# Domain, so that no other host under the same domain (nor a plain-HTTP page) can set or replace
+# the session or CSRF cookie. A browser also refuses it without Secure, hence only with
+# SECURE_COOKIES.
+if SECURE_COOKIES:
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
+# Lax, not Strict: a link to an incident in a notification e-mail (read in webmail, another site)
+# must open the page signed in. Every change is a POST, which Lax does not send cross-site, and
+# carries a CSRF token anyway.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4): only our own scripts, styles and images, no inline script
+# or style, no plug-ins, no framing, forms post only to the portal. A template never carries
+# <script> with a body, <style>, style="..." or on...= handlers (tests/browser fails on a
+# violation). data: images: the blank favicon of every page, and the icons of Swagger UI's CSS.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
 if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -293,12 +383,15 @@ AXES_VERBOSE = False
 
 # The partner API (issue 11): API keys or a member's session (both factors), problem details
 # for every error, a rate limit per key, an OpenAPI schema by drf-spectacular.
+# 0 (or empty) is no limit, as for the public forms; DRF spells that None (given "0", its parser
+# fails on every API request with a 500).
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "600/minute").strip() or "0"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cert_portal.api.authentication.ApiKeyAuthentication",
                                        "rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["cert_portal.api.permissions.IsMemberOrKey"],
     "DEFAULT_THROTTLE_CLASSES": ["cert_portal.api.throttling.PerKeyThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env_rate("API_RATE_LIMIT", "600/minute")},
+    "DEFAULT_THROTTLE_RATES": {"api_key": None if API_RATE_LIMIT == "0" else API_RATE_LIMIT},
     "EXCEPTION_HANDLER": "cert_portal.api.problems.problem_exception_handler",
     # drf-spectacular's AutoSchema; importing it registers the API key's scheme (issue 11).
     "DEFAULT_SCHEMA_CLASS": "cert_portal.api.schema.AutoSchema",
@@ -340,6 +433,12 @@ SECURITY_TXT_CONTACT = env_str("SECURITY_TXT_CONTACT", "")
 STATISTICS_SMALL_CELL = env_int("STATISTICS_SMALL_CELL", 3, minimum=2)
 INCIDENT_ATTACHMENT_MAX_BYTES = env_int("INCIDENT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024,
                                         minimum=1)
+# Attachments and monthly report PDFs are encrypted at rest with these Fernet keys (issue 13;
+# cert_portal/encryption.py): the first encrypts, all decrypt, so a key is rotated by adding a new
+# one first, running `manage.py rotate_attachment_keys`, then removing the old one. Required with
+# DEBUG off; with DEBUG on and none set, a development key derived from SECRET_KEY, with a warning.
+ATTACHMENT_ENCRYPTION_KEYS = configured_keys(env_str("ATTACHMENT_ENCRYPTION_KEYS", ""), debug=DEBUG,
+                                             secret_key=SECRET_KEY)
 # What the public may send with a report or a follow-up (incidents/public/reports.py): files per
 # post, bytes per file and per post, and what one report may accumulate from the public.
 PUBLIC_REPORT_MAX_FILES = env_int("PUBLIC_REPORT_MAX_FILES", 5, minimum=1)
@@ -386,6 +485,17 @@ elif not PORTAL_BASE_URL.startswith(("https://", "http://")):
 # 1, 2, 4, ... times this delay, at most this many times in all, then marked failed.
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5, minimum=1)
 NOTIFICATION_RETRY_DELAY_SECONDS = env_int("NOTIFICATION_RETRY_DELAY_SECONDS", 60, minimum=1)
+# The outboxes (notifications, advisory e-mails, webhooks) claim a row before sending it; a claim
+# older than this belongs to a worker that died mid-send (killed, machine lost) and the row is sent
+# again. A task runs at most Q_TIMEOUT seconds before django-q2 stops it, so a shorter takeover
+# could send a row a live worker is still sending.
+OUTBOX_STALE_CLAIM_SECONDS = env_int("OUTBOX_STALE_CLAIM_SECONDS", 600, minimum=1)
+if OUTBOX_STALE_CLAIM_SECONDS <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured(
+        f"OUTBOX_STALE_CLAIM_SECONDS={OUTBOX_STALE_CLAIM_SECONDS} must be above "
+        f"Q_TIMEOUT={Q_CLUSTER['timeout']}, or a message a running task is still sending is sent "
+        "a second time."
+    )
 # Webhooks (incidents/webhooks.py) go to https:// addresses on public networks only; this lets
 # them go to http:// on loopback (127.0.0.1, localhost) too, for tests and development.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)

@@ -1,6 +1,7 @@
 """Start the real settings in a fresh interpreter, the way manage.py and the WSGI server do, for
-the tests of what start-up accepts and refuses. Only the variables a test names are set: the
-developer's environment and .env never leak in."""
+the tests of what start-up accepts and refuses. Only the variables a test names are set (and the
+test attachment key, which DEBUG off requires): the developer's environment and .env never leak
+in."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def environment(**variables: str) -> dict[str, str]:
         "PYTHONPATH": str(PROJECT_DIR),
         "DJANGO_SETTINGS_MODULE": "cert_portal.settings",
         "CERT_PORTAL_ENV_FILE": os.devnull,
+        # Required with DEBUG off (issue 13): the tests of other settings need not name it; the
+        # tests of this one pass ATTACHMENT_ENCRYPTION_KEYS="" for "not set".
+        "ATTACHMENT_ENCRYPTION_KEYS": "BrZR1lfjpG-1yQflLY1XJvcMV0wDp9xuXWpjyQNdvlA=",
         **variables,
     }
 

@@ -1,7 +1,7 @@
 """/api/: the versioned partner API (issue 11), its OpenAPI schema and Swagger UI."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from cert_portal.api.problems import problem
@@ -20,7 +20,11 @@ urlpatterns = [
     path("v1/", include("incidents.api.urls")),
     path("v1/", include("advisories.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script from ?script=, not inline: the
+    # Content-Security-Policy allows no inline script (issue 13).
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema",
+                                                      template_name="api/swagger_ui.html"),
+         name="api-docs"),
     # [\s\S], not ".": an address with a newline (%0A) must get the problem document too.
     re_path(r"^(?P<path>[\s\S]*)$", no_such_endpoint),
 ]

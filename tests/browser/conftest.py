@@ -123,7 +123,9 @@ def national(transactional_db):
 def new_page(browser, live_server, national, request):
     """new_page(viewport=DESKTOP) -> a page in a fresh browser context (no cookies) on the live
     server, with relative URLs. A test that fails leaves a screenshot of every page it opened in
-    var/screenshots/failed/; a JavaScript error on any page fails the test."""
+    var/screenshots/failed/; a JavaScript error on any page fails the test, and so does anything
+    the Content-Security-Policy refused or a Permissions-Policy header Chromium could not read
+    (both are reported on the console, issue 13)."""
     contexts = []
     errors: list[str] = []
 
@@ -134,6 +136,8 @@ def new_page(browser, live_server, national, request):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+                if _is_policy_complaint(message) else None)
         return page
 
     yield make
@@ -148,6 +152,16 @@ def new_page(browser, live_server, national, request):
     for context in contexts:
         context.close()
     assert not errors, "JavaScript errors on the pages:\n" + "\n".join(errors)
+
+
+def _is_policy_complaint(message) -> bool:
+    """Whether a console message is Chromium refusing something under the Content-Security-Policy
+    ("... violates the following Content Security Policy directive ...") or complaining about the
+    Permissions-Policy header ("Error with Permissions-Policy header: Unrecognized feature")."""
+    text = message.text
+    # Chromium reports a violation as an error, a header it cannot read as a warning.
+    return ((message.type == "error" and "Content Security Policy" in text)
+            or (message.type in ("error", "warning") and "Permissions-Policy" in text))
 
 
 @pytest.fixture
@@ -243,7 +257,9 @@ def signed_in_page(new_page, live_server):
 
 def axe_violations(page) -> list[dict]:
     """axe-core's WCAG 2.x A and AA violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
+    # Evaluated through the DevTools protocol, not added as an inline <script>, which the
+    # Content-Security-Policy refuses (script-src 'self').
+    page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate(
         "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
         AXE_TAGS)
