@@ -26,10 +26,11 @@ STAMP_CSAF_NPM := $(CSAF_VALIDATOR_DIR)/node_modules/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint lock clean clean-db venv
+.PHONY: help run serve test lint lock clean clean-db venv
 
 help:
 	@echo "make run       install, migrate, load the national structure with demo users, serve on $(ADDR)"
+	@echo "make serve     serve as production does: DEBUG off, gunicorn, PostgreSQL, a separate worker"
 	@echo "make test      run the tests (SQLite, or the database DATABASE_URL names)"
 	@echo "make lint      ruff check ."
 	@echo "make lock      refresh the hashed lock files in requirements/ from pyproject.toml"
@@ -90,15 +91,19 @@ lock: $(STAMP_DEV)
 	$(UV_COMPILE) pyproject.toml -o $(LOCK_RUN)
 	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK_DEV)
 
-# A local installation: debug mode on, and a secret key of its own. Never overwritten.
+# A local installation: debug mode on, a secret key and an attachment encryption key of its own
+# (a Fernet key is 32 random bytes in url-safe base64: the standard library is enough). Never
+# overwritten: files encrypted with the key cannot be read without it.
 $(ENV_FILE):
-	@echo "Writing $@ (DEBUG=1 and a new SECRET_KEY); see .env.example for every setting."
+	@echo "Writing $@ (DEBUG=1, a new SECRET_KEY and ATTACHMENT_ENCRYPTION_KEYS); see .env.example for every setting."
 	@umask 077 && { \
 		echo "# Written by 'make run' for a local installation. Every setting: .env.example"; \
 		echo "DEBUG=1"; \
 		echo "# E-mails are written to var/mail/, one file each, instead of flooding the console."; \
 		echo "EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend"; \
 		$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))'; \
+		echo "# Attachments and report PDFs are encrypted with this key: without it they are lost."; \
+		$(PYTHON) -c 'import base64, os; print("ATTACHMENT_ENCRYPTION_KEYS=" + base64.urlsafe_b64encode(os.urandom(32)).decode())'; \
 	} > $@.tmp && mv $@.tmp $@
 
 run: $(STAMP_RUN) $(ENV_FILE)
@@ -116,6 +121,29 @@ run: $(STAMP_RUN) $(ENV_FILE)
 # The monthly reports (issue 12): the first of each month, made by the background worker.
 	$(VENV_PY) manage.py schedule_monthly_reports
 	exec $(VENV_PY) manage.py run_portal --addr $(ADDR)
+
+# The portal as production runs it (README, "Production"): DEBUG off, gunicorn with
+# cert_portal/gunicorn_conf.py (WEB_CONCURRENCY workers) serving the static files through
+# whitenoise, PostgreSQL, and `manage.py qcluster` as a separate process; run_portal supervises
+# both (Ctrl-C stops both; if one stops, so does the other and make fails). SECRET_KEY and
+# ATTACHMENT_ENCRYPTION_KEYS come from .env. Plain HTTP on loopback, so the HTTPS-only settings
+# are turned off here; production keeps their defaults behind its TLS proxy (BEHIND_TLS_PROXY=1).
+SERVE_DATABASE_URL := postgres://postgres@127.0.0.1:5432/cert_portal
+SERVE_HOSTS := 127.0.0.1,localhost
+serve: export DEBUG := 0
+serve: export DATABASE_URL := $(or $(DATABASE_URL),$(SERVE_DATABASE_URL))
+serve: export ALLOWED_HOSTS := $(or $(ALLOWED_HOSTS),$(SERVE_HOSTS))
+serve: export PORTAL_BASE_URL := $(or $(PORTAL_BASE_URL),http://$(ADDR))
+serve: export SECURE_SSL_REDIRECT := 0
+serve: export SECURE_COOKIES := 0
+serve: export SECURE_HSTS_SECONDS := 0
+serve: $(STAMP_RUN) $(ENV_FILE)
+	$(VENV_PY) manage.py check_database
+	$(VENV_PY) manage.py compile_translations
+	$(VENV_PY) manage.py migrate --noinput
+	$(VENV_PY) manage.py collectstatic --noinput
+	$(VENV_PY) manage.py schedule_monthly_reports
+	exec $(VENV_PY) manage.py run_portal --server gunicorn --addr $(ADDR)
 
 # A developer's .env must not change what the tests see; DATABASE_URL from the environment
 # still applies, so that CI can run the same tests against PostgreSQL.

@@ -1,10 +1,14 @@
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404 # runs our own manage.py and gunicorn, fixed argument lists
 import sys
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+
+# gunicorn's settings (workers, timeouts, logs, trusted proxy): see that file.
+GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "gunicorn_conf.py"
 
 
 def base_url_for(addr: str) -> str:
@@ -14,7 +18,7 @@ def base_url_for(addr: str) -> str:
     host, sep, port = addr.rpartition(":")
     if not sep:
         host, port = "", addr
-    if host in ("", "0", "0.0.0.0", "[::]"):
+    if host in ("", "0", "0.0.0.0", "[::]"):  # nosec B104 # recognises the all-interfaces address the operator typed, binds nothing
         host = "127.0.0.1"
     return f"http://{host}:{port}"
 
@@ -35,16 +39,28 @@ def _default_sigint():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def web_server_command(server: str, addr: str, manage: list[str]) -> list[str]:
+    """The web server's command line: Django's development server, or gunicorn serving
+    cert_portal.wsgi with cert_portal/gunicorn_conf.py as production does (`make serve`)."""
+    if server == "gunicorn":
+        return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG),
+                "--bind", addr, "cert_portal.wsgi:application"]
+    return [*manage, "runserver", addr, "--noreload"]
+
+
 class Command(BaseCommand):
     help = ("Serve the portal and run its background worker (django-q2) together; Ctrl-C stops "
-            "both. Meant for a local installation: production runs a WSGI server and "
-            "`manage.py qcluster` under its service manager.")
+            "both, and if either stops the other is stopped and the command fails. With "
+            "--server gunicorn it serves as production does (`make serve`); production itself "
+            "runs gunicorn and `manage.py qcluster` under its service manager.")
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000",
                             help="Address and port to serve on (default 127.0.0.1:8000).")
+        parser.add_argument("--server", choices=("runserver", "gunicorn"), default="runserver",
+                            help="runserver (default; `make run`) or gunicorn (`make serve`).")
 
-    def handle(self, *args, addr: str, **options):
+    def handle(self, *args, addr: str, server: str = "runserver", **options):
         manage = [sys.executable, os.path.abspath(sys.argv[0])]
         if not manage[1].endswith("manage.py"):
             manage = [sys.executable, "-m", "django"]
@@ -60,13 +76,13 @@ class Command(BaseCommand):
         # processes that qcluster forks.
         env = child_environment(addr)
         children = [
-            ("worker", subprocess.Popen([*manage, "qcluster"], preexec_fn=_default_sigint,
+            ("worker", subprocess.Popen([*manage, "qcluster"], preexec_fn=_default_sigint,  # nosec B603 # argv list of our own manage.py, no shell, no user input
                                         start_new_session=True, env=env)),
-            ("web server", subprocess.Popen([*manage, "runserver", addr, "--noreload"],
+            ("web server", subprocess.Popen(web_server_command(server, addr, manage),  # nosec B603 # argv list built from our settings and the operator's --addr, no shell
                                             preexec_fn=_default_sigint, start_new_session=True,
                                             env=env)),
         ]
-        self.stdout.write(f"Portal on http://{addr}/ with its background worker. "
+        self.stdout.write(f"Portal on http://{addr}/ ({server}) with its background worker. "
                           "Press Ctrl-C to stop both.")
         while not stopping:
             for name, child in children:
