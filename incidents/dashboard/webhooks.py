@@ -27,7 +27,7 @@ from incidents.webhooks import (
 )
 from organizations.access import may_manage_members
 
-NEW_SECRET_SESSION_KEY = "webhook_new_secret"
+NEW_SECRET_SESSION_KEY = "webhook_new_secret"  # nosec B105 # a session key's name, not a secret
 ATTEMPTS_PAGE_SIZE = 25
 
 

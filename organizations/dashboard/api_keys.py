@@ -22,7 +22,7 @@ from organizations.models import ApiKey
 
 # The secret of a key just issued waits here for the one page that shows it, and is removed as
 # that page is rendered.
-NEW_SECRET_SESSION_KEY = "api_key_new_secret"
+NEW_SECRET_SESSION_KEY = "api_key_new_secret"  # nosec B105 # a session key's name, not a secret
 PAGE_SIZE = 100
 
 
