@@ -63,3 +63,14 @@ def decode_cursor(value: str) -> Cursor:
     if position.at.tzinfo is None or position.pk < 1:
         raise BadCursor
     return cursor
+
+
+def cursor_or_message(value: str) -> tuple[Cursor | None, str]:
+    """(cursor, message) for a page's `cursor` parameter: none given is the first page; a
+    damaged one is said in the message, and the first page shown."""
+    if not value:
+        return None, ""
+    try:
+        return decode_cursor(value), ""
+    except BadCursor as error:
+        return None, str(error)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from advisories import access
 from advisories.dashboard import reads
 from advisories.dashboard.forms import ListQuery
-from cert_portal.pagination import BadCursor, decode_cursor
+from cert_portal.pagination import cursor_or_message
 from cert_portal.staff import staff_page
 
 
@@ -19,16 +19,6 @@ def frame(request) -> dict:
     """What every advisories page adds to the dashboard's frame: the navigation's place and the
     number of revisions waiting for the member's approval."""
     return {"nav": "advisories", "advisory_review_count": reads.review_waiting_count(request.user)}
-
-
-def _cursor(value: str):
-    """(cursor, message): a damaged cursor is said, and the first page shown."""
-    if not value:
-        return None, ""
-    try:
-        return decode_cursor(value), ""
-    except BadCursor as error:
-        return None, str(error)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -40,7 +30,7 @@ def advisory_list(request):
     tab = data.get("tab") or reads.Tab.DEFAULT
     search = data.get("q", "")
     size = data.get("size") or reads.PAGE_SIZES[0]
-    cursor, cursor_error = _cursor(data.get("cursor", ""))
+    cursor, cursor_error = cursor_or_message(data.get("cursor", ""))
     page = reads.advisory_list(request.user, tab=tab, search=search, size=size, cursor=cursor)
     kept = {key: value for key, value in (("tab", tab), ("q", search), ("size", size))
             if value and not (key == "size" and value == reads.PAGE_SIZES[0])}
@@ -61,7 +51,7 @@ def advisory_list(request):
 @require_http_methods(["GET", "HEAD"])
 @staff_page
 def review_queue(request):
-    cursor, cursor_error = _cursor(request.GET.get("cursor", ""))
+    cursor, cursor_error = cursor_or_message(request.GET.get("cursor", ""))
     page = reads.review_queue(request.user, size=reads.PAGE_SIZES[0], cursor=cursor)
     context = {
         **frame(request), "nav": "advisory_review", "page": page, "cursor_error": cursor_error,

@@ -19,7 +19,7 @@ from cert_portal.audit import access, export, selectors
 from cert_portal.audit.forms import PAGE_SIZES, TrailFilters
 from cert_portal.audit.models import AuditKind
 from cert_portal.audit.record import record
-from cert_portal.pagination import BadCursor, decode_cursor
+from cert_portal.pagination import cursor_or_message
 from cert_portal.staff import staff_page
 
 
@@ -43,16 +43,6 @@ OUTSIDE = TrailList(
                  "attachments yet."))
 
 
-def _cursor(value: str):
-    """(cursor, message): a damaged cursor is said, and the first page shown."""
-    if not value:
-        return None, ""
-    try:
-        return decode_cursor(value), ""
-    except BadCursor as error:
-        return None, str(error)
-
-
 def _frame(cert, trail_list: TrailList, form: TrailFilters) -> dict:
     return {"nav": "audit", "cert": cert, "list": trail_list.name, "title": trail_list.title,
             "form": form, "page": None, "empty_text": trail_list.empty}
@@ -66,7 +56,7 @@ def _list_page(request, trail_list: TrailList):
         return render(request, "dashboard/audit/list.html", context, status=400)
     filters = form.filters()
     size = form.cleaned_data.get("size") or PAGE_SIZES[0]
-    cursor, cursor_error = _cursor(form.cleaned_data.get("cursor", ""))
+    cursor, cursor_error = cursor_or_message(form.cleaned_data.get("cursor", ""))
     events = selectors.filtered(trail_list.events(request.user, cert), form.cleaned_data)
     page = selectors.page(events, size=size, cursor=cursor)
     kept = {**filters, **({"size": size} if size != PAGE_SIZES[0] else {})}
